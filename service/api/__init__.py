@@ -1,0 +1,13 @@
+"""HTTP endpoints, one module per group; views stay thin (validate -> domain -> respond)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from . import discovery, feedback, hooks
+
+    app.register_blueprint(discovery.bp)
+    app.register_blueprint(hooks.bp)
+    app.register_blueprint(feedback.bp)

@@ -1,0 +1,28 @@
+"""POST /cds-services/<id>: validate -> evaluate -> record the cards issued -> respond."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from ..errors import NotFound
+from ..pipeline import evaluate_hook
+from ..runtime import current
+from ..validation import check_hook_request, parse_json_body
+
+bp = Blueprint("hooks", __name__)
+
+
+@bp.post("/cds-services/<service_id>")
+def call_service(service_id: str) -> Response:
+    rt = current()
+    service = rt.knowledge.services.get(service_id)
+    if service is None:
+        raise NotFound(f"No CDS service with id {service_id!r}; see GET /cds-services", field="id")
+    body = parse_json_body(request.get_data(cache=False), request.content_type, rt.config.max_json_depth)
+    check_hook_request(body, service["hook"])
+    g.hook_instance = body.get("hookInstance")
+    response = evaluate_hook(body, service=service, runtime=rt)
+    g.rules_fired = [card["source"]["topic"]["code"] for card in response["cards"]]
+    if response["cards"]:
+        rt.store.record_cards(service_id, response["cards"], rt.clock())
+    return jsonify(response)

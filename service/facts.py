@@ -1,0 +1,235 @@
+"""Facts the rules read, gathered from normalised records and the terminology tables.
+
+This is where "new order", "co-medication", "active", "one therapy counted once", "a stopping
+draft stops every active order of the same ingredient and route", the lab look-back window and
+the daily dose in mg are decided, once, so that every rule means the same by them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from .records import ConditionEntry, Dosage, MedicationEntry, ObservationEntry
+from .terminology import UNSPECIFIED, Recognition, Terminology
+
+# FHIR status vocabularies (structure, not clinical knowledge).
+ACTIVE_ORDER_STATUSES = frozenset({"active", "on-hold"})
+ACTIVE_STATEMENT_STATUSES = frozenset({"active", "intended"})
+STOPPING_STATUSES = frozenset({"stopped", "cancelled"})
+INACTIVE_CLINICAL = frozenset({"remission", "resolved", "inactive"})
+EXCLUDED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
+
+
+@dataclass(frozen=True, slots=True)
+class Drug:
+    """A recognised medication with the facts rules compare.
+
+    role: "new" (a new draft order), "draft" (a draft that is a co-medication) or "active".
+    route: a route group, or None when nothing says (rules treat that as `unspecified`).
+    """
+
+    entry: MedicationEntry
+    ingredients: frozenset[str]
+    classes: frozenset[str]
+    route: str | None
+    daily_mg: float | None
+    role: str
+    stops: bool
+    name: str
+
+    @property
+    def route_key(self) -> str:
+        return self.route or UNSPECIFIED
+
+
+@dataclass(frozen=True)
+class Facts:
+    new_orders: tuple[Drug, ...]
+    drafts: tuple[Drug, ...]
+    active: tuple[Drug, ...]
+    conditions: tuple[tuple[ConditionEntry, frozenset[str]], ...]  # active condition, value-set ids
+    labs: Mapping[str, ObservationEntry | None]
+    now: datetime
+    lookback_days: int
+    stopped: frozenset[tuple[str, str]] = field(default_factory=frozenset)  # (ingredient, route key)
+
+    def starting(self) -> tuple[Drug, ...]:
+        """New orders that start or continue a drug (not the ones that stop it)."""
+        return tuple(d for d in self.new_orders if not d.stops)
+
+    def existing(self) -> tuple[Drug, ...]:
+        """Co-medications: non-new drafts and active medications not stopped by a draft."""
+        return tuple(d for d in self.drafts if not d.stops) + tuple(
+            d for d in self.active if not self.is_stopped(d)
+        )
+
+    def is_stopped(self, drug: Drug) -> bool:
+        return any((i, drug.route_key) in self.stopped or (i, "*") in self.stopped for i in drug.ingredients)
+
+
+# ------------------------------------------------------------------------------------------- doses
+def _per_administration_mg(dosage: Dosage, rec: Recognition, t: Terminology) -> float | None:
+    if dosage.dose_value is None or not dosage.dose_unit:
+        return None
+    unit = dosage.dose_unit.strip().lower()
+    if unit in t.mass_to_mg:
+        return dosage.dose_value * t.mass_to_mg[unit]
+    if unit in t.count_units:
+        return dosage.dose_value * rec.strength_mg if rec.strength_mg else None
+    if unit in t.volume_to_ml:
+        if rec.strength_mg_per_ml:
+            return dosage.dose_value * t.volume_to_ml[unit] * rec.strength_mg_per_ml
+    return None
+
+
+def _administrations_per_day(dosage: Dosage, t: Terminology) -> float | None:
+    if dosage.period_unit is None:
+        return None
+    per_day = t.per_day.get(dosage.period_unit)
+    if per_day is None:
+        return None
+    period = dosage.period or 1.0
+    frequency = dosage.frequency or 1.0
+    if period <= 0:
+        return None
+    return frequency * per_day / period
+
+
+def daily_mg(entry: MedicationEntry, rec: Recognition, t: Terminology) -> float | None:
+    """Daily dose in mg summed over the dosage instructions; None where it cannot be computed."""
+    if len(rec.ingredients) != 1 or not entry.dosages:
+        return None
+    total = 0.0
+    for dosage in entry.dosages:
+        amount = _per_administration_mg(dosage, rec, t)
+        times = _administrations_per_day(dosage, t)
+        if amount is None or times is None:
+            return None
+        total += amount * times
+    return round(total, 6)
+
+
+# ------------------------------------------------------------------------------------------- drugs
+def to_drug(entry: MedicationEntry, role: str, t: Terminology) -> Drug | None:
+    rec = t.recognise(entry.medication)
+    if rec is None:
+        return None
+    route = next((r for d in entry.dosages if (r := t.route_of(d.route))), None)
+    route = route or rec.product_route
+    if route is None:
+        route = next((r for d in entry.dosages if (r := t.unit_route(rec.ingredients, d.dose_unit))), None)
+    stops = entry.do_not_perform or (entry.status or "").lower() in STOPPING_STATUSES
+    return Drug(
+        entry=entry,
+        ingredients=rec.ingredients,
+        classes=t.classes_of(rec.ingredients, route),
+        route=route,
+        daily_mg=daily_mg(entry, rec, t),
+        role=role,
+        stops=stops,
+        name=rec.name,
+    )
+
+
+def _is_active_record(entry: MedicationEntry) -> bool:
+    status = (entry.status or "").lower()
+    if entry.resource_type == "MedicationStatement":
+        return status in ACTIVE_STATEMENT_STATUSES
+    return status in ACTIVE_ORDER_STATUSES and not entry.do_not_perform
+
+
+def _same_therapy(statement: Drug, order: Drug) -> bool:
+    refs = statement.entry.based_on
+    if order.entry.ref in refs or any(r.endswith("/" + (order.entry.resource_id or "?")) for r in refs):
+        return True
+    return (
+        statement.ingredients == order.ingredients
+        and statement.route_key == order.route_key
+        and statement.daily_mg is not None
+        and statement.daily_mg == order.daily_mg
+    )
+
+
+def active_drugs(records: Iterable[MedicationEntry], t: Terminology) -> tuple[Drug, ...]:
+    """Active medications, each therapy once (a statement restating an order is dropped)."""
+    orders: list[Drug] = []
+    statements: list[Drug] = []
+    seen: set[str] = set()
+    for entry in records:
+        if entry.ref in seen or not _is_active_record(entry):
+            continue
+        seen.add(entry.ref)
+        drug = to_drug(entry, "active", t)
+        if drug is None:
+            continue
+        (statements if entry.resource_type == "MedicationStatement" else orders).append(drug)
+    kept = [s for s in statements if not any(_same_therapy(s, o) for o in orders)]
+    return tuple(orders + kept)
+
+
+# ------------------------------------------------------------------------------------------- labs
+def latest_labs(
+    observations: Iterable[ObservationEntry], t: Terminology, now: datetime, lookback_days: int
+) -> dict[str, ObservationEntry | None]:
+    """Latest result per lab value set inside the window (inclusive, by calendar date)."""
+    earliest = (now - timedelta(days=lookback_days)).date()
+    latest: dict[str, ObservationEntry | None] = {}
+    for obs in observations:
+        if obs.effective is None or obs.value is None:
+            continue
+        day = obs.effective.date()
+        if day < earliest or obs.effective > now + timedelta(days=1):
+            continue
+        for lab in t.labs_of(obs.code):
+            current = latest.get(lab)
+            if current is None or (current.effective is not None and obs.effective > current.effective):
+                latest[lab] = obs
+    return latest
+
+
+def active_conditions(
+    conditions: Iterable[ConditionEntry], t: Terminology, valueset_ids: Sequence[str]
+) -> tuple[tuple[ConditionEntry, frozenset[str]], ...]:
+    out = []
+    for c in conditions:
+        if (c.clinical_status or "") in INACTIVE_CLINICAL or (c.verification_status or "") in EXCLUDED_VERIFICATION:
+            continue
+        sets = frozenset(vs for vs in valueset_ids if t.matches(vs, c.code))
+        if sets:
+            out.append((c, sets))
+    return tuple(out)
+
+
+def build_facts(
+    *,
+    new_entries: Sequence[MedicationEntry],
+    draft_entries: Sequence[MedicationEntry],
+    record_entries: Sequence[MedicationEntry],
+    conditions: Sequence[ConditionEntry],
+    observations: Sequence[ObservationEntry],
+    terminology: Terminology,
+    condition_valuesets: Sequence[str],
+    now: datetime,
+    lookback_days: int,
+) -> Facts:
+    t = terminology
+    new = tuple(d for e in new_entries if (d := to_drug(e, "new", t)))
+    drafts = tuple(d for e in draft_entries if (d := to_drug(e, "draft", t)))
+    active = active_drugs(record_entries, t)
+    stopped: set[tuple[str, str]] = set()
+    for drug in new + drafts:
+        if drug.stops:
+            route = drug.route_key if drug.route else "*"  # a stop with no route stops every route
+            stopped.update((i, route) for i in drug.ingredients)
+    return Facts(
+        new_orders=new,
+        drafts=drafts,
+        active=active,
+        conditions=active_conditions(conditions, t, condition_valuesets),
+        labs=latest_labs(observations, t, now, lookback_days),
+        now=now,
+        lookback_days=lookback_days,
+        stopped=frozenset(stopped),
+    )

@@ -1,0 +1,275 @@
+"""The knowledge base: everything in `cards/`, validated against `schemas/knowledge/` at start-up.
+
+A bad file stops the service with a `KnowledgeError` naming the file and the field, so a broken
+rule can never be half-loaded. The result is immutable and cached per directory: every app built
+in one process shares it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from .paths import data_path
+
+_VALUESET_TOKEN = re.compile(r"\{\{valueset:([a-z0-9,-]+)\}\}")
+FHIR_VERSIONS = ("DSTU2", "STU3", "R4")
+
+
+class KnowledgeError(Exception):
+    """A file in cards/ is invalid; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    version: str
+    rules: tuple[Mapping[str, Any], ...]
+    valuesets: Mapping[str, Mapping[str, Any]]
+    sources: Mapping[str, Mapping[str, Any]]
+    classes: Mapping[str, Mapping[str, Any]]
+    contexts: Mapping[str, Mapping[str, Any]]
+    presentation: Mapping[str, Any]
+    orders: Mapping[str, Any]
+    systems: Mapping[str, tuple[str, ...]]
+    services: Mapping[str, Mapping[str, Any]]  # service id -> discovery entry
+    templates: Mapping[str, str]  # prefetch key -> query (value-set tokens expanded)
+    data_keys: Mapping[str, Mapping[str, tuple[str, ...]]]  # need -> FHIR version -> keys
+    terminology: Any  # service.terminology.Terminology
+
+    @property
+    def rules_by_id(self) -> Mapping[str, Mapping[str, Any]]:
+        return {rule["id"]: rule for rule in self.rules}
+
+    def discovery(self) -> dict[str, Any]:
+        return {"services": [dict(s) for s in self.services.values()]}
+
+    def keys_for(self, needs: set[str], fhir_version: str) -> set[str]:
+        keys: set[str] = set()
+        for need in needs:
+            keys.update(self.data_keys[need][fhir_version])
+        return keys
+
+
+def _read(path: Path) -> Any:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            if path.suffix == ".json":
+                return json.load(handle)
+            return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise KnowledgeError(f"{path.name}: cannot be read: {exc}") from exc
+
+
+def _validator(schemas: Path, name: str) -> Draft202012Validator:
+    schema = _read(schemas / "knowledge" / name)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _check(validator: Draft202012Validator, document: Any, label: str) -> None:
+    error = best_match(validator.iter_errors(document))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise KnowledgeError(f"{label}: field {where}: {error.message}")
+
+
+def load_knowledge(cards_dir: str | Path | None = None, schemas_dir: str | Path | None = None) -> Knowledge:
+    """Load, validate and index the knowledge base (cached per pair of directories)."""
+    cards = Path(cards_dir) if cards_dir else data_path("cards")
+    schemas = Path(schemas_dir) if schemas_dir else data_path("schemas")
+    return _load(cards.resolve(), schemas.resolve())
+
+
+@lru_cache(maxsize=8)
+def _load(cards: Path, schemas: Path) -> Knowledge:
+    from .terminology import Terminology
+
+    def document(name: str, schema: str) -> Any:
+        doc = _read(cards / name)
+        _check(_validator(schemas, schema), doc, f"cards/{name}")
+        return doc
+
+    services_doc = document("services.yaml", "services.schema.json")
+    sources = document("sources.yaml", "sources.schema.json")["sources"]
+    classes_doc = document("classes.yaml", "classes.schema.json")
+    presentation = document("presentation.yaml", "presentation.schema.json")
+    orders = document("orders.yaml", "orders.schema.json")
+    systems = {k: tuple(v) for k, v in document("systems.yaml", "systems.schema.json")["systems"].items()}
+
+    valueset_validator = _validator(schemas, "valueset.schema.json")
+    valuesets: dict[str, Any] = {}
+    for path in sorted((cards / "valuesets").glob("*.json")):
+        doc = _read(path)
+        _check(valueset_validator, doc, f"cards/valuesets/{path.name}")
+        if doc["id"] != path.stem:
+            raise KnowledgeError(f"cards/valuesets/{path.name}: field id: {doc['id']!r} differs from the file name")
+        valuesets[doc["id"]] = doc
+
+    rule_validator = _validator(schemas, "rule.schema.json")
+    rules = []
+    for path in sorted((cards / "rules").glob("*.yaml")):
+        doc = _read(path)
+        _check(rule_validator, doc, f"cards/rules/{path.name}")
+        if doc["id"] != path.stem:
+            raise KnowledgeError(f"cards/rules/{path.name}: field id: {doc['id']!r} differs from the file name")
+        rules.append(doc)
+    if not rules:
+        raise KnowledgeError(f"{cards}/rules: no rule files")
+
+    terminology = Terminology.build(valuesets, classes_doc["classes"], systems)
+    _cross_check(rules, valuesets, sources, classes_doc, orders, services_doc, terminology)
+
+    templates = {
+        key: _expand(spec["query"], valuesets, systems, key) for key, spec in services_doc["prefetch"].items()
+    }
+    services = {
+        s["id"]: MappingProxyType({**s, "prefetch": dict(templates)}) for s in services_doc["services"]
+    }
+    data_keys = {
+        need: {v: tuple(keys) for v, keys in by_version.items()} for need, by_version in services_doc["data"].items()
+    }
+    return Knowledge(
+        version=services_doc["version"],
+        rules=tuple(rules),
+        valuesets=MappingProxyType(valuesets),
+        sources=MappingProxyType(sources),
+        classes=MappingProxyType(classes_doc["classes"]),
+        contexts=MappingProxyType(classes_doc["contexts"]),
+        presentation=MappingProxyType(presentation),
+        orders=MappingProxyType(orders),
+        systems=MappingProxyType(systems),
+        services=MappingProxyType(services),
+        templates=MappingProxyType(templates),
+        data_keys=MappingProxyType(data_keys),
+        terminology=terminology,
+    )
+
+
+def _expand(query: str, valuesets: Mapping[str, Any], systems: Mapping[str, tuple[str, ...]], key: str) -> str:
+    """Replace `{{valueset:a,b}}` with `system|code,...` of those (lab) value sets."""
+
+    def codes(match: re.Match[str]) -> str:
+        out = []
+        for vs_id in match.group(1).split(","):
+            if vs_id not in valuesets:
+                raise KnowledgeError(f"cards/services.yaml: field prefetch/{key}: unknown value set {vs_id!r}")
+            out.extend(f"{c['system']}|{c['code']}" for c in valuesets[vs_id]["codes"])
+        return ",".join(out)
+
+    return _VALUESET_TOKEN.sub(codes, query)
+
+
+def _walk_predicates(node: Any) -> list[tuple[str, Any]]:
+    """Every (predicate name, argument) in a rule, however deeply nested."""
+    found: list[tuple[str, Any]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in {"any", "all"}:
+                for item in value:
+                    found.extend(_walk_predicates(item))
+            elif key == "not":
+                found.extend(_walk_predicates(value))
+            else:
+                found.append((key, value))
+    return found
+
+
+def _rule_predicates(rule: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    preds: list[tuple[str, Any]] = []
+    for trigger in rule["triggers"]:
+        for p in trigger.get("require", []) + trigger.get("unless", []):
+            preds.extend(_walk_predicates(p))
+    for case in rule["indicator"].get("cases", []):
+        preds.extend(_walk_predicates(case["when"]))
+    card = rule["card"]
+    for part in ("why", "consider"):
+        for para in card[part]:
+            preds.extend(_walk_predicates(para.get("when", {})))
+    if isinstance(card["summary"], list):
+        for item in card["summary"]:
+            preds.extend(_walk_predicates(item.get("when", {})))
+    for s in card.get("suggestions", []):
+        preds.extend(_walk_predicates(s.get("when", {})))
+    return preds
+
+
+def _cross_check(
+    rules: list[Mapping[str, Any]],
+    valuesets: Mapping[str, Any],
+    sources: Mapping[str, Any],
+    classes_doc: Mapping[str, Any],
+    orders: Mapping[str, Any],
+    services_doc: Mapping[str, Any],
+    terminology: Any,
+) -> None:
+    """References between files must resolve: a typo in a rule is a start-up error, not silence."""
+    contexts = classes_doc["contexts"]
+    for ctx_id, ctx in contexts.items():
+        for vs in ctx["conditions"]:
+            if valuesets.get(vs, {}).get("kind") != "condition":
+                raise KnowledgeError(f"cards/classes.yaml: field contexts/{ctx_id}/conditions: {vs!r} is not a condition value set")
+        for vs in ctx.get("order_reasons", []):
+            if valuesets.get(vs, {}).get("kind") != "reason":
+                raise KnowledgeError(f"cards/classes.yaml: field contexts/{ctx_id}/order_reasons: {vs!r} is not a reason value set")
+    for vs_id in orders["lab_orders"].values():
+        if vs_id["valueset"] not in valuesets:
+            raise KnowledgeError(f"cards/orders.yaml: field lab_orders: unknown value set {vs_id['valueset']!r}")
+    for rep_id, rep in orders["replacements"].items():
+        if rep["source"] not in sources:
+            raise KnowledgeError(f"cards/orders.yaml: field replacements/{rep_id}/source: unknown source {rep['source']!r}")
+    seen_ids: set[str] = set()
+    for rule in rules:
+        label = f"cards/rules/{rule['id']}.yaml"
+        if rule["id"] in seen_ids:
+            raise KnowledgeError(f"{label}: field id: duplicate rule id")
+        seen_ids.add(rule["id"])
+        for need in rule["needs"]:
+            if need not in services_doc["data"]:
+                raise KnowledgeError(f"{label}: field needs: {need!r} is not mapped in cards/services.yaml data")
+        for cite in rule["card"]["citations"]:
+            if cite not in sources:
+                raise KnowledgeError(f"{label}: field card/citations: unknown source {cite!r}")
+        selectors = [t["new_order"] for t in rule["triggers"]]
+        for name, arg in _rule_predicates(rule):
+            if name == "context" and arg not in contexts:
+                raise KnowledgeError(f"{label}: field {name}: unknown context {arg!r}")
+            if name == "order_reason" and valuesets.get(arg, {}).get("kind") != "reason":
+                raise KnowledgeError(f"{label}: field {name}: {arg!r} is not a reason value set")
+            if name in {"no_recent_result", "latest_result_high"}:
+                for lab in arg["labs"]:
+                    if valuesets.get(lab, {}).get("kind") != "lab":
+                        raise KnowledgeError(f"{label}: field {name}: {lab!r} is not a lab value set")
+            if name == "latest_result_below" and valuesets.get(arg["lab"], {}).get("kind") != "lab":
+                raise KnowledgeError(f"{label}: field {name}: {arg['lab']!r} is not a lab value set")
+            if name == "daily_dose_above":
+                for limit in arg["limits"]:
+                    selectors.append(limit["of"])
+                    if limit["source"] not in sources:
+                        raise KnowledgeError(f"{label}: field {name}: unknown source {limit['source']!r}")
+            if name in {"other_medication", "any_medication"}:
+                selectors.append(arg)
+            if name in {"distinct_ingredients", "total_daily_dose", "order_daily_dose", "stops_or_reduces"}:
+                selectors.append(arg["of"])
+        for s in rule["card"].get("suggestions", []):
+            if "unless_present" in s:
+                selectors.append(s["unless_present"])
+            if s["action"] == "replace-draft" and s["replacement"] not in orders["replacements"]:
+                raise KnowledgeError(f"{label}: field card/suggestions: unknown replacement {s['replacement']!r}")
+            if s["action"] == "order-lab" and s["test"] not in orders["lab_orders"]:
+                raise KnowledgeError(f"{label}: field card/suggestions: unknown lab order {s['test']!r}")
+            if s["action"] == "order-referral" and s["referral"] not in orders["referrals"]:
+                raise KnowledgeError(f"{label}: field card/suggestions: unknown referral {s['referral']!r}")
+        for selector in selectors:
+            problem = terminology.selector_problem(selector)
+            if problem:
+                raise KnowledgeError(f"{label}: field selector {selector}: {problem}")

@@ -1,0 +1,106 @@
+"""One hook call from a validated request to a response: the data path in one place.
+
+draft orders -> records -> recognised new orders -> relevant rules? (none: no FHIR call at all)
+-> data those rules need (prefetch, else FHIR server) -> facts -> findings -> cards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+from . import engine
+from .cards import CardRenderer
+from .errors import BadRequest
+from .facts import build_facts, to_drug
+from .fhir import condition_entries, medication_entries, medication_index, observation_entries, resources_of
+from .records import MedicationEntry
+
+ORDERS_FIELD = {"medication-prescribe": "medications"}
+
+
+def _draft_bundle(body: Mapping[str, Any], hook: str) -> tuple[str, Any]:
+    name = ORDERS_FIELD.get(hook, "draftOrders")
+    return f"context.{name}", body["context"].get(name)
+
+
+def _selected(entry: MedicationEntry, selections: Sequence[str]) -> bool:
+    ref = entry.ref
+    return any(s == ref or s.endswith("/" + ref) for s in selections)
+
+
+def split_drafts(
+    body: Mapping[str, Any], hook: str, max_orders: int
+) -> tuple[list[MedicationEntry], list[MedicationEntry]]:
+    """(new orders, co-medication drafts). For order-select only the selections are new."""
+    field, bundle = _draft_bundle(body, hook)
+    try:
+        resources = resources_of(bundle)
+    except ValueError as exc:
+        raise BadRequest(f"{field}: {exc}", field=field) from None
+    if resources is None:
+        raise BadRequest(f"{field}: an OperationOutcome is not a Bundle of draft orders", field=field)
+    if len(resources) > max_orders:
+        raise BadRequest(f"{field}: more than {max_orders} draft orders", field=field)
+    medications = medication_index(bundle, *(body.get("prefetch") or {}).values())
+    entries = medication_entries(resources, origin="draft", medications=medications)
+    selections = body["context"].get("selections") if hook == "order-select" else None
+    if selections is None:
+        return entries, []
+    new = [e for e in entries if _selected(e, selections)]
+    return new, [e for e in entries if not _selected(e, selections)]
+
+
+def _count_prefetch(body: Mapping[str, Any]) -> int:
+    total = 0
+    for value in (body.get("prefetch") or {}).values():
+        if isinstance(value, dict):
+            entries = value.get("entry")
+            total += len(entries) if isinstance(entries, list) else 1
+    return total
+
+
+@lru_cache(maxsize=4)
+def _condition_valuesets(knowledge: Any) -> tuple[str, ...]:
+    ids: list[str] = []
+    for ctx in knowledge.contexts.values():
+        ids.extend(vs for vs in ctx["conditions"] if vs not in ids)
+    return tuple(ids)
+
+
+def evaluate_hook(body: Mapping[str, Any], *, service: Mapping[str, Any], runtime: Any) -> dict[str, Any]:
+    """The response for a validated hook request."""
+    knowledge, config = runtime.knowledge, runtime.config
+    if _count_prefetch(body) > config.max_prefetch_entries:
+        raise BadRequest(f"prefetch: more than {config.max_prefetch_entries} resources", field="prefetch")
+    new_entries, draft_entries = split_drafts(body, service["hook"], config.max_draft_orders)
+    terminology = knowledge.terminology
+    new_drugs = [d for e in new_entries if (d := to_drug(e, "new", terminology))]
+    rules = engine.relevant_rules(knowledge, new_drugs)
+    if not rules:
+        return {"cards": []}
+
+    version = new_drugs[0].entry.fhir_version
+    needs = {need for rule in rules for need in rule["needs"]}
+    keys = knowledge.keys_for(needs, version)
+    gathered = runtime.fetcher.gather(templates=knowledge.templates, needed=keys, request=body) if keys else {}
+    resources = [r for key in sorted(gathered) for r in gathered[key]]
+    record_medications = medication_index(*(body.get("prefetch") or {}).values(), {"entry": [{"resource": r} for r in resources]})
+    records = medication_entries(resources, origin="record", medications=record_medications, hint=version)
+    now = runtime.clock()
+    facts = build_facts(
+        new_entries=new_entries,
+        draft_entries=draft_entries,
+        record_entries=records,
+        conditions=condition_entries(resources),
+        observations=observation_entries(resources, wanted=terminology.is_lab_of_interest),
+        terminology=terminology,
+        condition_valuesets=_condition_valuesets(knowledge),
+        now=now,
+        lookback_days=config.lab_lookback_days,
+    )
+    findings = engine.evaluate(knowledge, facts, rules)
+    renderer = CardRenderer(knowledge, runtime.uuid_factory, config.lab_lookback_days)
+    patient_id = body["context"].get("patientId")
+    return {"cards": [renderer.render(f, patient_id=patient_id) for f in findings]}

@@ -1,0 +1,294 @@
+"""Lookup tables built once from the value sets: codes and names -> ingredient, route, strength;
+condition, reason and lab concepts -> value-set ids.
+
+Recognition follows clinical-rules.md: an RxNorm code in a known list first (any term type), then
+the ingredient or a brand name written in `text` or a coding's `display` (whole word, any case).
+Nothing clinical is written here; every word, code and number comes from cards/valuesets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .records import Concept
+
+UNSPECIFIED = "unspecified"
+_STRENGTH = re.compile(
+    r"(\d+(?:\.\d+)?)\s*(mg|mcg|ug|µg|g)\b(?:\s*/\s*(\d+(?:\.\d+)?)?\s*(ml)\b)?", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    """What a code or a name says about a medication."""
+
+    ingredient: str
+    route: str | None = None
+    strength_mg: float | None = None
+    strength_mg_per_ml: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Recognition:
+    """A recognised medication concept: its ingredients and what its name/code imply."""
+
+    ingredients: frozenset[str]
+    product_route: str | None
+    strength_mg: float | None
+    strength_mg_per_ml: float | None
+    name: str
+
+
+def _word_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
+    unique = sorted({w.strip().lower() for w in words if w and w.strip()}, key=len, reverse=True)
+    if not unique:
+        return None
+    body = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in unique)
+    return re.compile(rf"(?<![\w-])(?:{body})(?![\w-])", re.IGNORECASE)
+
+
+def parse_strength(name: str | None) -> tuple[float | None, float | None]:
+    """(mg per unit, mg per mL) stated in a product name such as "10 MG Oral Tablet" or "5 MG/ML"."""
+    if not name:
+        return None, None
+    match = _STRENGTH.search(name)
+    if not match:
+        return None, None
+    value = float(match.group(1))
+    unit = match.group(2).lower()
+    factor = {"g": 1000.0, "mg": 1.0, "mcg": 0.001, "ug": 0.001, "µg": 0.001}[unit]
+    mg = value * factor
+    if match.group(4):
+        per = float(match.group(3)) if match.group(3) else 1.0
+        return None, mg / per if per else None
+    return mg, None
+
+
+class ConceptMatcher:
+    """Matches a concept against a condition / reason value set: codes, code prefixes, words."""
+
+    def __init__(self, valueset: Mapping[str, Any], system_key: Mapping[str, str]) -> None:
+        self.codes = {
+            (system_key.get(c["system"], c["system"]), c["code"].upper()) for c in valueset.get("codes", [])
+        }
+        self.prefixes = tuple(
+            (system_key.get(p["system"], p["system"]), p["prefix"].upper()) for p in valueset.get("prefixes", [])
+        )
+        self.words = _word_pattern(valueset.get("words", []))
+        self.exclude = _word_pattern(valueset.get("exclude_words", []))
+        self.system_key = system_key
+
+    def matches(self, concept: Concept) -> bool:
+        for coding in concept.codings:
+            if not coding.code:
+                continue
+            system = self.system_key.get(coding.system or "", coding.system or "")
+            code = coding.code.strip().upper()
+            if (system, code) in self.codes:
+                return True
+            if any(system == s and code.startswith(p) for s, p in self.prefixes):
+                return True
+        if self.words is not None:
+            for text in concept.words():
+                if self.words.search(text) and not (self.exclude and self.exclude.search(text)):
+                    return True
+        return False
+
+
+class Terminology:
+    """Every lookup the recognisers need, built once at start-up."""
+
+    def __init__(self) -> None:
+        self.system_key: dict[str, str] = {}
+        self.products_by_code: dict[str, tuple[Product, ...]] = {}
+        self.names: dict[str, Product] = {}
+        self.name_pattern: re.Pattern[str] | None = None
+        self.unit_routes: dict[str, dict[str, str]] = {}
+        self.ingredients: set[str] = set()
+        self.ingredients_of_valueset: dict[str, frozenset[str]] = {}
+        self.classes: dict[str, tuple[tuple[frozenset[str], frozenset[str] | None], ...]] = {}
+        self.matchers: dict[str, ConceptMatcher] = {}
+        self.labs_by_code: dict[tuple[str, str], frozenset[str]] = {}
+        self.route_codes: dict[tuple[str, str], str] = {}
+        self.route_words: list[tuple[re.Pattern[str], str]] = []
+        self.form_words: list[tuple[re.Pattern[str], str]] = []
+        self.mass_to_mg: dict[str, float] = {}
+        self.volume_to_ml: dict[str, float] = {}
+        self.count_units: frozenset[str] = frozenset()
+        self.per_day: dict[str, float] = {}
+
+    # ---------------------------------------------------------------- building
+    @classmethod
+    def build(
+        cls,
+        valuesets: Mapping[str, Mapping[str, Any]],
+        classes: Mapping[str, Mapping[str, Any]],
+        systems: Mapping[str, tuple[str, ...]],
+    ) -> Terminology:
+        t = cls()
+        for key, uris in systems.items():
+            for uri in uris:
+                t.system_key[uri] = key
+        name_words: dict[str, Product] = {}
+        for vs_id, vs in valuesets.items():
+            kind = vs["kind"]
+            if kind == "medication":
+                t._add_medications(vs_id, vs, name_words)
+            elif kind in {"condition", "reason"}:
+                t.matchers[vs_id] = ConceptMatcher(vs, t.system_key)
+            elif kind == "lab":
+                for c in vs["codes"]:
+                    key = (t.system_key.get(c["system"], c["system"]), c["code"])
+                    t.labs_by_code[key] = t.labs_by_code.get(key, frozenset()) | {vs_id}
+            elif kind == "route":
+                t._add_routes(vs)
+            elif kind == "units":
+                t.mass_to_mg = {k.lower(): float(v) for k, v in vs["mass_to_mg"].items()}
+                t.volume_to_ml = {k.lower(): float(v) for k, v in vs["volume_to_ml"].items()}
+                t.count_units = frozenset(u.lower() for u in vs["count"])
+                t.per_day = {k: float(v) for k, v in vs["per_day"].items()}
+        t.names = name_words
+        t.name_pattern = _word_pattern(name_words)
+        for class_id, spec in classes.items():
+            members = []
+            for member in spec["members"]:
+                ingredients: set[str] = set(member.get("ingredients", []))
+                for vs_id in member.get("valuesets", []):
+                    ingredients |= t.ingredients_of_valueset.get(vs_id, frozenset())
+                routes = frozenset(member["routes"]) if "routes" in member else None
+                members.append((frozenset(ingredients), routes))
+            t.classes[class_id] = tuple(members)
+        return t
+
+    def _add_medications(self, vs_id: str, vs: Mapping[str, Any], name_words: dict[str, Product]) -> None:
+        in_set = set()
+        for entry in vs["ingredients"]:
+            ingredient = entry["ingredient"]
+            in_set.add(ingredient)
+            self.ingredients.add(ingredient)
+            for word in entry["names"]:
+                name_words[word.lower()] = Product(ingredient)
+            for brand in entry.get("brands", []):
+                name_words[brand["name"].lower()] = Product(ingredient, route=brand.get("route"))
+            if entry.get("unit_routes"):
+                self.unit_routes[ingredient] = {k.lower(): v for k, v in entry["unit_routes"].items()}
+            for code in entry["codes"]:
+                product = Product(
+                    ingredient,
+                    route=code.get("route"),
+                    strength_mg=code.get("strength_mg"),
+                    strength_mg_per_ml=code.get("strength_mg_per_ml"),
+                )
+                self.products_by_code[code["code"]] = self.products_by_code.get(code["code"], ()) + (product,)
+        self.ingredients_of_valueset[vs_id] = frozenset(in_set)
+
+    def _add_routes(self, vs: Mapping[str, Any]) -> None:
+        for group, spec in vs["groups"].items():
+            for c in spec.get("codes", []):
+                self.route_codes[(self.system_key.get(c["system"], c["system"]), c["code"].upper())] = group
+            pattern = _word_pattern(spec.get("words", []))
+            if pattern is not None:
+                self.route_words.append((pattern, group))
+        forms = sorted(
+            ((w, f["route"]) for f in vs["forms"] for w in f["words"]), key=lambda item: len(item[0]), reverse=True
+        )
+        self.form_words = [(p, route) for w, route in forms if (p := _word_pattern([w])) is not None]
+
+    # ---------------------------------------------------------------- medications
+    def recognise(self, concept: Concept | None) -> Recognition | None:
+        """Ingredients and product facts of a medication concept, or None when not ours."""
+        if concept is None:
+            return None
+        products: list[Product] = []
+        for coding in concept.codings:
+            if coding.code and self.system_key.get(coding.system or "") == "rxnorm":
+                products.extend(self.products_by_code.get(coding.code.strip(), ()))
+        name = concept.text or next((c.display for c in concept.codings if c.display), None) or ""
+        if not products and self.name_pattern is not None:
+            for text in concept.words():
+                for match in self.name_pattern.finditer(text):
+                    products.append(self.names[re.sub(r"\s+", " ", match.group(0).lower())])
+                if products:
+                    break
+        if not products:
+            return None
+        ingredients = frozenset(p.ingredient for p in products)
+        route = next((p.route for p in products if p.route), None) or self.form_route(concept)
+        strength_mg = next((p.strength_mg for p in products if p.strength_mg), None)
+        strength_ml = next((p.strength_mg_per_ml for p in products if p.strength_mg_per_ml), None)
+        if len(ingredients) == 1 and strength_mg is None and strength_ml is None:
+            for text in concept.words():
+                strength_mg, strength_ml = parse_strength(text)
+                if strength_mg or strength_ml:
+                    break
+        return Recognition(ingredients, route, strength_mg, strength_ml, name or sorted(ingredients)[0])
+
+    def form_route(self, concept: Concept) -> str | None:
+        """Route implied by a dose form or route word inside a product name."""
+        for text in concept.words():
+            for pattern, route in self.form_words:
+                if pattern.search(text):
+                    return route
+        return None
+
+    def route_of(self, concept: Concept | None) -> str | None:
+        """Route group of a `dosageInstruction.route` concept."""
+        if concept is None:
+            return None
+        for coding in concept.codings:
+            if coding.code:
+                key = (self.system_key.get(coding.system or "", coding.system or ""), coding.code.strip().upper())
+                if key in self.route_codes:
+                    return self.route_codes[key]
+        for text in concept.words():
+            for pattern, group in self.route_words:
+                if pattern.search(text):
+                    return group
+        return None
+
+    def unit_route(self, ingredients: frozenset[str], unit: str | None) -> str | None:
+        if not unit:
+            return None
+        for ingredient in ingredients:
+            route = self.unit_routes.get(ingredient, {}).get(unit.lower())
+            if route:
+                return route
+        return None
+
+    def classes_of(self, ingredients: frozenset[str], route: str | None) -> frozenset[str]:
+        route_key = route or UNSPECIFIED
+        out = set()
+        for class_id, members in self.classes.items():
+            for member_ingredients, routes in members:
+                if ingredients & member_ingredients and (routes is None or route_key in routes):
+                    out.add(class_id)
+                    break
+        return frozenset(out)
+
+    def selector_problem(self, selector: Mapping[str, Any]) -> str | None:
+        for ingredient in selector.get("ingredients", []):
+            if ingredient not in self.ingredients:
+                return f"unknown ingredient {ingredient!r}"
+        for class_id in selector.get("classes", []):
+            if class_id not in self.classes:
+                return f"unknown class {class_id!r}"
+        return None
+
+    # ---------------------------------------------------------------- conditions, reasons, labs
+    def matches(self, valueset_id: str, concept: Concept) -> bool:
+        matcher = self.matchers.get(valueset_id)
+        return matcher is not None and matcher.matches(concept)
+
+    def labs_of(self, concept: Concept) -> frozenset[str]:
+        out: frozenset[str] = frozenset()
+        for coding in concept.codings:
+            if coding.code:
+                key = (self.system_key.get(coding.system or "", coding.system or ""), coding.code.strip())
+                out |= self.labs_by_code.get(key, frozenset())
+        return out
+
+    def is_lab_of_interest(self, concept: Concept) -> bool:
+        return bool(self.labs_of(concept))
