@@ -31,7 +31,9 @@ def create_app(
 
     from . import runtime
     from .api import register_blueprints
+    from .auth import init_auth
     from .errors import register_error_handlers
+    from .observability import configure_logging, init_observability
 
     if config is None:
         cfg = Config.from_env()
@@ -50,6 +52,9 @@ def create_app(
         uuid_factory=uuid_factory or (lambda: str(uuid.uuid4())),
         clock=clock or (lambda: datetime.now(UTC)),
     )
+    configure_logging(cfg.log_level)
+    init_observability(app)  # first: the request id exists before auth logs anything
+    init_auth(app)
     register_error_handlers(app)
     register_blueprints(app)
     CORS(

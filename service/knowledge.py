@@ -30,7 +30,7 @@ class KnowledgeError(Exception):
     """A file in cards/ is invalid; the message names the file and the field."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Knowledge:
     version: str
     rules: tuple[Mapping[str, Any], ...]
@@ -45,6 +45,7 @@ class Knowledge:
     templates: Mapping[str, str]  # prefetch key -> query (value-set tokens expanded)
     data_keys: Mapping[str, Mapping[str, tuple[str, ...]]]  # need -> FHIR version -> keys
     terminology: Any  # service.terminology.Terminology
+    condition_valuesets: tuple[str, ...] = ()  # every condition value set a context uses
 
     @property
     def rules_by_id(self) -> Mapping[str, Mapping[str, Any]]:
@@ -152,6 +153,9 @@ def _load(cards: Path, schemas: Path) -> Knowledge:
         templates=MappingProxyType(templates),
         data_keys=MappingProxyType(data_keys),
         terminology=terminology,
+        condition_valuesets=tuple(
+            dict.fromkeys(vs for ctx in classes_doc["contexts"].values() for vs in ctx["conditions"])
+        ),
     )
 
 

@@ -7,7 +7,6 @@ draft orders -> records -> recognised new orders -> relevant rules? (none: no FH
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 
 from . import engine
@@ -61,14 +60,6 @@ def _count_prefetch(body: Mapping[str, Any]) -> int:
     return total
 
 
-@lru_cache(maxsize=4)
-def _condition_valuesets(knowledge: Any) -> tuple[str, ...]:
-    ids: list[str] = []
-    for ctx in knowledge.contexts.values():
-        ids.extend(vs for vs in ctx["conditions"] if vs not in ids)
-    return tuple(ids)
-
-
 def evaluate_hook(body: Mapping[str, Any], *, service: Mapping[str, Any], runtime: Any) -> dict[str, Any]:
     """The response for a validated hook request."""
     knowledge, config = runtime.knowledge, runtime.config
@@ -96,7 +87,7 @@ def evaluate_hook(body: Mapping[str, Any], *, service: Mapping[str, Any], runtim
         conditions=condition_entries(resources),
         observations=observation_entries(resources, wanted=terminology.is_lab_of_interest),
         terminology=terminology,
-        condition_valuesets=_condition_valuesets(knowledge),
+        condition_valuesets=knowledge.condition_valuesets,
         now=now,
         lookback_days=config.lab_lookback_days,
     )

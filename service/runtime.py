@@ -27,13 +27,16 @@ class Runtime:
 
 
 def build(config: Config, *, uuid_factory: Callable[[], str], clock: Callable[[], datetime]) -> Runtime:
+    from .fhir import warm_up
     from .knowledge import load_knowledge
+    from .metrics import observe_fetch
     from .prefetch import FhirFetcher
     from .store import Store
 
     knowledge = load_knowledge()
+    warm_up()
     store = Store(config.effective_database_url)
-    fetcher = FhirFetcher(config)
+    fetcher = FhirFetcher(config, on_fetch=observe_fetch)
     return Runtime(config, knowledge, store, fetcher, uuid_factory, clock)
 
 

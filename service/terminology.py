@@ -207,16 +207,17 @@ class Terminology:
             if coding.code and self.system_key.get(coding.system or "") == "rxnorm":
                 products.extend(self.products_by_code.get(coding.code.strip(), ()))
         name = concept.text or next((c.display for c in concept.codings if c.display), None) or ""
-        if not products and self.name_pattern is not None:
-            for text in concept.words():
-                for match in self.name_pattern.finditer(text):
-                    products.append(self.names[re.sub(r"\s+", " ", match.group(0).lower())])
-                if products:
-                    break
+        named = self._named(concept)
+        if not products:
+            products = named
         if not products:
             return None
         ingredients = frozenset(p.ingredient for p in products)
-        route = next((p.route for p in products if p.route), None) or self.form_route(concept)
+        route = (
+            next((p.route for p in products if p.route), None)
+            or self.form_route(concept)
+            or next((p.route for p in named if p.route and p.ingredient in ingredients), None)
+        )
         strength_mg = next((p.strength_mg for p in products if p.strength_mg), None)
         strength_ml = next((p.strength_mg_per_ml for p in products if p.strength_mg_per_ml), None)
         if len(ingredients) == 1 and strength_mg is None and strength_ml is None:
@@ -225,6 +226,16 @@ class Terminology:
                 if strength_mg or strength_ml:
                     break
         return Recognition(ingredients, route, strength_mg, strength_ml, name or sorted(ingredients)[0])
+
+    def _named(self, concept: Concept) -> list[Product]:
+        """Ingredients and brands written in the text or displays (first text that names any)."""
+        if self.name_pattern is None:
+            return []
+        for text in concept.words():
+            found = [self.names[re.sub(r"\s+", " ", m.group(0).lower())] for m in self.name_pattern.finditer(text)]
+            if found:
+                return found
+        return []
 
     def form_route(self, concept: Concept) -> str | None:
         """Route implied by a dose form or route word inside a product name."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, g, jsonify, request
 
 from ..errors import NotFound
+from ..metrics import observe_cards
 from ..pipeline import evaluate_hook
 from ..runtime import current
 from ..validation import check_hook_request, parse_json_body
@@ -25,4 +26,5 @@ def call_service(service_id: str) -> Response:
     g.rules_fired = [card["source"]["topic"]["code"] for card in response["cards"]]
     if response["cards"]:
         rt.store.record_cards(service_id, response["cards"], rt.clock())
+        observe_cards(response["cards"])
     return jsonify(response)

@@ -1,0 +1,496 @@
+"""JWT authentication of CDS clients, as CDS Hooks specifies (§Trusting CDS Clients).
+
+When `CDS_AUTH=jwt`, every CDS call — discovery, service and feedback — must carry
+`Authorization: Bearer <JWT>`. The token is accepted only when all of this holds:
+
+- header: `typ` is "JWT", `kid` is given, `alg` is one of the configured asymmetric algorithms
+  (ES384 and RS384 by default; never `none`, never HMAC), no `crit` extensions;
+- `iss` is on the allowlist (`CDS_TRUSTED_ISSUERS`, plus the CDS Hooks sandbox when
+  `CDS_TRUST_SANDBOX` is on), and a `jku` header, if sent, names that issuer's configured JWKS —
+  keys are never fetched from an address the token chooses;
+- the signature verifies with the issuer's key of that `kid` (JWKS fetched over HTTP with a cache,
+  refetched once on an unknown `kid` so that rotated keys are picked up; or a local JWKS file);
+- `exp`, `iat`, `iss`, `aud` and `jti` are present; `exp` has not passed, `iat` and `nbf` are not
+  in the future (all within `CDS_JWT_LEEWAY` seconds), and the token lives at most an hour;
+- `aud` names the endpoint called: `CDS_BASE_URL` (or an alias in `CDS_AUD_ALIASES`) + the request
+  path, compared after normalising scheme, host, default port and trailing slashes, because EHRs
+  type `aud` in by hand;
+- the `jti` has not been used before by that issuer, as recorded in the database so that every
+  replica shares it.
+
+Any failure answers 401 with no detail (`errors.Unauthorized`); only the failure category is
+logged. The token itself is never logged or stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import logging
+import math
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from flask import Flask, g, request
+
+from .config import Config
+from .errors import Unauthorized
+
+log = logging.getLogger(__name__)
+
+SANDBOX_ISSUER = "https://sandbox.cds-hooks.org"
+SANDBOX_JKU = "https://sandbox.cds-hooks.org/.well-known/jwks.json"
+SANDBOX_JWKS_FILE = Path(__file__).resolve().parent / "trust" / "sandbox-jwks.json"
+
+# Paths that answer without a token: probes, metrics and the API description carry no patient data
+# and must work for load balancers and monitoring that hold no client key.
+EXEMPT_PATHS = frozenset({"/health", "/ready", "/metrics", "/version", "/openapi.json"})
+
+# Asymmetric JWS algorithms an operator may enable -> the key each needs (type, EC curve).
+# HMAC is absent on purpose: a shared secret cannot be published in a JWKS, and accepting HS*
+# with a public key as the secret is the classic algorithm-confusion forgery.
+_ALGORITHM_KEYS: dict[str, tuple[type, str | None]] = {
+    "ES256": (ec.EllipticCurvePublicKey, "secp256r1"),
+    "ES384": (ec.EllipticCurvePublicKey, "secp384r1"),
+    "ES512": (ec.EllipticCurvePublicKey, "secp521r1"),
+    "RS256": (rsa.RSAPublicKey, None),
+    "RS384": (rsa.RSAPublicKey, None),
+    "RS512": (rsa.RSAPublicKey, None),
+    "PS256": (rsa.RSAPublicKey, None),
+    "PS384": (rsa.RSAPublicKey, None),
+    "PS512": (rsa.RSAPublicKey, None),
+    "EdDSA": (ed25519.Ed25519PublicKey, None),
+}
+MIN_RSA_BITS = 2048
+
+# JWKS fetching. The set is cached for JWKS_LIFESPAN seconds, so a key the issuer removes (for
+# example after a compromise) stops verifying within that time; PyJWKClient's per-kid LRU cache is
+# deliberately not used because it never expires. An unknown kid forces one refetch, at most once
+# per JWKS_REFRESH_COOLDOWN seconds, so forged kids cannot turn us into a flood against the
+# issuer's JWKS endpoint. Every fetch is bounded by JWKS_TIMEOUT.
+JWKS_LIFESPAN = 300.0
+JWKS_TIMEOUT = 3.0
+JWKS_REFRESH_COOLDOWN = 5.0
+
+MAX_TOKEN_CHARS = 16 * 1024  # a CDS Hooks JWT is a few hundred characters
+MAX_JTI_CHARS = 1024
+# Longest accepted token lifetime (exp - now). CDS Hooks best practice keeps jti values about an
+# hour; a longer-lived token could be replayed after its jti has been forgotten, and would make the
+# seen-jti table grow without bound.
+MAX_LIFETIME_SECONDS = 3600
+
+_REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "jti"]
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class JtiStore(Protocol):
+    """The one store method auth needs; `service.store.Store` implements it on the database."""
+
+    def claim_jti(self, jti: str, expires_at: datetime) -> bool:
+        """Record `jti` until `expires_at`; False when it was already recorded and not expired."""
+        ...
+
+
+class Rejected(Exception):
+    """A token failed verification; `category` is the only thing ever logged about it."""
+
+    def __init__(self, category: str) -> None:
+        super().__init__(category)
+        self.category = category
+
+
+# --------------------------------------------------------------------------------------------
+# Keys
+
+
+class KeySource(Protocol):
+    def signing_key(self, kid: str) -> jwt.PyJWK:
+        """The issuer's signing key with this kid; raises Rejected when there is none."""
+        ...
+
+
+def _signing_keys(jwk_set: jwt.PyJWKSet) -> dict[str, jwt.PyJWK]:
+    """Keys usable for signatures (use "sig" or unspecified) by kid, as PyJWKClient selects them."""
+    return {key.key_id: key for key in jwk_set.keys if key.key_id and key.public_key_use in (None, "sig")}
+
+
+class PinnedKeys:
+    """A JWKS read once from a local file: no network, so the keys are exactly what was reviewed."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+            keys = _signing_keys(jwt.PyJWKSet.from_dict(data))
+        except (OSError, ValueError, jwt.PyJWTError) as exc:
+            raise ValueError(f"cannot load JWKS file {path}: {exc}") from exc
+        if not keys:
+            raise ValueError(f"JWKS file {path} has no signing key with a kid")
+        self.path = path
+        self._keys = keys
+
+    def signing_key(self, kid: str) -> jwt.PyJWK:
+        try:
+            return self._keys[kid]
+        except KeyError:
+            raise Rejected("unknown-kid") from None
+
+
+class RemoteKeys:
+    """An issuer's JWKS over HTTP(S) through PyJWKClient: cached, refetched on an unknown kid."""
+
+    def __init__(self, url: str) -> None:
+        options: dict[str, Any] = {
+            "cache_keys": False,
+            "cache_jwk_set": True,
+            "lifespan": JWKS_LIFESPAN,
+            "timeout": JWKS_TIMEOUT,
+        }
+        # The refetch cooldown exists in newer PyJWT only; older versions refetch on every miss.
+        if "cooldown_duration" in inspect.signature(jwt.PyJWKClient).parameters:
+            options["cooldown_duration"] = JWKS_REFRESH_COOLDOWN
+        self.url = url
+        self._client = jwt.PyJWKClient(url, **options)
+
+    def signing_key(self, kid: str) -> jwt.PyJWK:
+        try:
+            key = self._client.get_signing_key(kid)
+        except jwt.PyJWKClientConnectionError:
+            # An operational fault worth a warning: every client of this issuer is being refused.
+            log.warning("jwks unavailable: %s", self.url)
+            raise Rejected("jwks-unavailable") from None
+        except jwt.PyJWKClientError:
+            raise Rejected("unknown-kid") from None
+        except (jwt.PyJWTError, ValueError):
+            log.warning("jwks unusable: %s", self.url)
+            raise Rejected("jwks-unavailable") from None
+        # PyJWKClient accepts a key without `use`; a key marked for encryption is not a signing key.
+        if key.public_key_use not in (None, "sig"):
+            raise Rejected("unknown-kid")
+        return key
+
+
+@dataclass(frozen=True)
+class TrustedIssuer:
+    """An allowlisted `iss`, its keys, and the one `jku` value a token of it may carry."""
+
+    issuer: str
+    keys: KeySource
+    jwks_url: str | None  # the configured JWKS URL; None for a local file (then no jku is allowed)
+
+
+def _key_source(issuer: str, location: str) -> TrustedIssuer:
+    """Build an issuer's key source from its configured JWKS URL (http/https) or local file."""
+    parts = urlsplit(location)
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        if not parts.hostname:
+            raise ValueError(f"CDS_TRUSTED_ISSUERS[{issuer!r}]: JWKS URL has no host")
+        return TrustedIssuer(issuer, RemoteKeys(location), location)
+    if scheme == "file":
+        path = Path(unquote(parts.path))
+    elif len(scheme) > 1:  # a one-letter "scheme" is a Windows drive
+        raise ValueError(f"CDS_TRUSTED_ISSUERS[{issuer!r}]: JWKS must be http(s) URL or a file path")
+    else:
+        path = Path(location)
+    return TrustedIssuer(issuer, PinnedKeys(path), None)
+
+
+def _sandbox_issuer() -> TrustedIssuer:
+    return TrustedIssuer(SANDBOX_ISSUER, PinnedKeys(SANDBOX_JWKS_FILE), SANDBOX_JKU)
+
+
+# --------------------------------------------------------------------------------------------
+# Audience
+
+
+def normalise_url(url: str) -> str | None:
+    """Canonical form of an http(s) URL for `aud` comparison; None when it is not one.
+
+    Scheme and host are case-insensitive and a default port is the same as none (RFC 3986 §6.2.3);
+    a trailing slash is what hand-configured `aud` values most often differ by. The path stays
+    case-sensitive and is percent-decoded, as Flask's `request.path` is.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = parts.hostname
+    if scheme not in _DEFAULT_PORTS or not host or parts.username is not None or parts.fragment:
+        return None
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        netloc = f"{netloc}:{port}"
+    path = unquote(parts.path).rstrip("/")
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{scheme}://{netloc}{path}{query}"
+
+
+# --------------------------------------------------------------------------------------------
+# Verification
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class JwtVerifier:
+    """Verifies CDS client JWTs against one `Config`; built once, safe to share between threads."""
+
+    def __init__(self, config: Config) -> None:
+        self.leeway = int(config.jwt_leeway)
+        if self.leeway < 0:
+            raise ValueError("CDS_JWT_LEEWAY must not be negative")
+        self.algorithms = _allowed_algorithms(config.jwt_algorithms)
+        self.issuers = _trusted_issuers(config)
+        bases = [config.base_url, *config.aud_aliases]
+        self.audience_bases: tuple[str, ...] = tuple(_normalised_base(base) for base in bases)
+
+    def expected_audiences(self, path: str) -> frozenset[str]:
+        """The `aud` values that name the endpoint at `path` (normalised)."""
+        found = (normalise_url(base + path) for base in self.audience_bases)
+        return frozenset(aud for aud in found if aud)
+
+    def verify(self, authorization: str | None, *, path: str, store: JtiStore) -> dict[str, Any]:
+        """Verify the Authorization header for a call to `path`; the verified claims, or Rejected."""
+        token = _bearer_token(authorization)
+        header = _checked_header(token, self.algorithms)
+        issuer = self._issuer_of(token)
+        self._check_jku(issuer, header.get("jku"))
+        key = issuer.keys.signing_key(header["kid"])
+        public_key = _key_for_algorithm(key, header["alg"])
+        claims = self._decode(token, public_key, header["alg"], issuer.issuer)
+        self._check_audience(claims["aud"], path)
+        jti = claims["jti"]
+        if not isinstance(jti, str) or not jti or len(jti) > MAX_JTI_CHARS:
+            raise Rejected("bad-jti")
+        # Claimed last, so that an invalid token cannot use up the jti of a genuine one.
+        expires_at = datetime.fromtimestamp(float(claims["exp"]) + self.leeway, UTC)
+        if not store.claim_jti(_jti_key(issuer.issuer, jti), expires_at):
+            raise Rejected("replayed-jti")
+        return claims
+
+    def _issuer_of(self, token: str) -> TrustedIssuer:
+        try:
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            raise Rejected("malformed-token") from None
+        iss = unverified.get("iss") if isinstance(unverified, dict) else None
+        if not isinstance(iss, str) or not iss:
+            raise Rejected("missing-issuer")
+        issuer = self.issuers.get(iss)
+        if issuer is None:
+            raise Rejected("untrusted-issuer")
+        return issuer
+
+    @staticmethod
+    def _check_jku(issuer: TrustedIssuer, jku: Any) -> None:
+        """A jku is only a hint: accepted when it names the issuer's configured JWKS, never fetched."""
+        if jku is None:
+            return
+        if not isinstance(jku, str) or issuer.jwks_url is None:
+            raise Rejected("bad-jku")
+        if normalise_url(jku) is None or normalise_url(jku) != normalise_url(issuer.jwks_url):
+            raise Rejected("bad-jku")
+
+    def _decode(self, token: str, key: Any, alg: str, iss: str) -> dict[str, Any]:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=[alg],
+                issuer=iss,
+                leeway=self.leeway,
+                options={"require": _REQUIRED_CLAIMS, "verify_aud": False},
+            )
+        except jwt.InvalidSignatureError:
+            raise Rejected("bad-signature") from None
+        except jwt.ExpiredSignatureError:
+            raise Rejected("expired") from None
+        except jwt.ImmatureSignatureError:
+            raise Rejected("not-yet-valid") from None
+        except jwt.MissingRequiredClaimError:
+            raise Rejected("missing-claim") from None
+        except jwt.InvalidIssuerError:
+            raise Rejected("bad-issuer") from None
+        except jwt.PyJWTError:
+            raise Rejected("bad-claims") from None
+        self._check_times(claims)
+        return claims
+
+    def _check_times(self, claims: Mapping[str, Any]) -> None:
+        """Time checks made here as well as in PyJWT, whose iat/nbf handling differs by version."""
+        now = time.time()
+        exp, iat, nbf = claims["exp"], claims["iat"], claims.get("nbf")
+        if not _is_number(exp) or not _is_number(iat) or (nbf is not None and not _is_number(nbf)):
+            raise Rejected("bad-claims")
+        if exp <= now - self.leeway:
+            raise Rejected("expired")
+        if iat > now + self.leeway or (nbf is not None and nbf > now + self.leeway):
+            raise Rejected("not-yet-valid")
+        if exp - now > MAX_LIFETIME_SECONDS + self.leeway:
+            raise Rejected("lifetime-too-long")
+
+    def _check_audience(self, aud: Any, path: str) -> None:
+        values = [aud] if isinstance(aud, str) else aud
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise Rejected("bad-audience")
+        expected = self.expected_audiences(path)
+        if not any(normalise_url(value) in expected for value in values):
+            raise Rejected("bad-audience")
+
+
+def _bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise Rejected("missing-token")
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token or len(token) > MAX_TOKEN_CHARS:
+        raise Rejected("malformed-header")
+    return token
+
+
+def _checked_header(token: str, algorithms: frozenset[str]) -> dict[str, Any]:
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise Rejected("malformed-token") from None
+    typ = header.get("typ")
+    if not isinstance(typ, str) or typ.upper() != "JWT":
+        raise Rejected("bad-typ")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise Rejected("missing-kid")
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in algorithms:
+        raise Rejected("bad-alg")
+    if "crit" in header:  # RFC 7515 §4.1.11: we understand no extensions, so none may be critical
+        raise Rejected("bad-header")
+    return header
+
+
+def _key_for_algorithm(key: jwt.PyJWK, alg: str) -> Any:
+    """The public key, when it is one `alg` may use: a JWK names its algorithm or the type implies it.
+
+    The raw key (not the PyJWK) is handed to PyJWT because PyJWK guesses RS256 for an RSA JWK without
+    `alg`, which would refuse the RS384 that CDS Hooks recommends.
+    """
+    declared = key._jwk_data.get("alg") if isinstance(getattr(key, "_jwk_data", None), dict) else None
+    if declared is not None and declared != alg:
+        raise Rejected("bad-key")
+    key_type, curve = _ALGORITHM_KEYS[alg]
+    public = key.key
+    if not isinstance(public, key_type):
+        raise Rejected("bad-key")
+    if isinstance(public, ec.EllipticCurvePublicKey) and public.curve.name != curve:
+        raise Rejected("bad-key")
+    if isinstance(public, rsa.RSAPublicKey) and public.key_size < MIN_RSA_BITS:
+        raise Rejected("bad-key")
+    return public
+
+
+def _jti_key(issuer: str, jti: str) -> str:
+    """What the store records: a fixed-length digest, per issuer, since jti is unique per issuer only."""
+    return hashlib.sha256(f"{issuer}\n{jti}".encode()).hexdigest()
+
+
+def _allowed_algorithms(configured: Iterable[str]) -> frozenset[str]:
+    algorithms = frozenset(a.strip() for a in configured if a.strip())
+    bad = sorted(a for a in algorithms if a not in _ALGORITHM_KEYS)
+    if bad:
+        raise ValueError(
+            f"CDS_JWT_ALGORITHMS: {', '.join(bad)} not allowed; use asymmetric algorithms "
+            f"({', '.join(_ALGORITHM_KEYS)}), never none or HS*"
+        )
+    if not algorithms:
+        raise ValueError("CDS_JWT_ALGORITHMS is empty")
+    return algorithms
+
+
+def _trusted_issuers(config: Config) -> dict[str, TrustedIssuer]:
+    issuers: dict[str, TrustedIssuer] = {}
+    if config.trust_sandbox:
+        issuers[SANDBOX_ISSUER] = _sandbox_issuer()
+    for iss, location in dict(config.trusted_issuers).items():
+        if not isinstance(iss, str) or not iss or not isinstance(location, str) or not location:
+            raise ValueError("CDS_TRUSTED_ISSUERS must map issuer strings to JWKS URLs or files")
+        issuers[iss] = _key_source(iss, location)  # an explicit entry overrides the sandbox's
+    if not issuers:
+        raise ValueError("CDS_AUTH=jwt needs CDS_TRUSTED_ISSUERS or CDS_TRUST_SANDBOX=true")
+    return issuers
+
+
+def _normalised_base(base: str) -> str:
+    normalised = normalise_url(base)
+    if normalised is None or "?" in normalised:
+        raise ValueError(f"not an http(s) base URL for aud: {base!r} (CDS_BASE_URL / CDS_AUD_ALIASES)")
+    return normalised
+
+
+# --------------------------------------------------------------------------------------------
+# Flask wiring
+
+
+def _auth_mode(config: Config) -> str:
+    mode = str(config.auth).strip().lower()
+    if mode not in ("off", "jwt"):
+        # A typo must not silently leave the service open.
+        raise ValueError(f"CDS_AUTH must be 'off' or 'jwt', not {config.auth!r}")
+    return mode
+
+
+def _verifier(app: Flask, config: Config) -> JwtVerifier:
+    """The app's verifier for `config`, built on first use and kept (with its JWKS caches)."""
+    cached = app.extensions.get("cds.auth")
+    if cached is not None and cached[0] is config:
+        return cached[1]  # type: ignore[no-any-return]
+    verifier = JwtVerifier(config)
+    app.extensions["cds.auth"] = (config, verifier)
+    return verifier
+
+
+def init_auth(app: Flask) -> None:
+    """Require a valid client JWT on every non-exempt request when `config.auth == "jwt"`.
+
+    Call after the runtime is in `app.extensions["cds"]`: the settings are then checked at start-up,
+    so a bad issuer file or algorithm fails fast instead of refusing every call later. Calling it
+    again on the same app does nothing: a second hook would claim each jti twice and so refuse
+    every genuine call as a replay.
+    """
+    from . import runtime
+
+    if app.extensions.get("cds.auth.installed"):
+        return
+    if "cds" in app.extensions:
+        config = app.extensions["cds"].config
+        if _auth_mode(config) == "jwt":
+            _verifier(app, config)
+    app.extensions["cds.auth.installed"] = True
+
+    @app.before_request
+    def _require_jwt() -> None:
+        rt = runtime.current()
+        if _auth_mode(rt.config) != "jwt":
+            return
+        # CORS preflights carry no credentials by design; flask-cors answers them.
+        if request.method == "OPTIONS" or request.path in EXEMPT_PATHS:
+            return
+        verifier = _verifier(app, rt.config)
+        try:
+            claims = verifier.verify(request.headers.get("Authorization"), path=request.path, store=rt.store)
+        except Rejected as exc:
+            log.info("jwt rejected: %s", exc.category)
+            raise Unauthorized() from None
+        # Which trusted client called, for views that attribute work to it (an allowlisted value).
+        g.client_issuer = claims["iss"]

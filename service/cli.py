@@ -1,0 +1,150 @@
+"""The `spasticity-cds` command: serve, evaluate, rules, report.
+
+`serve` runs gunicorn (never Flask's development server) with the same settings module the
+container uses; `evaluate` answers one hook request without a server, which is handy for testing a
+captured request; `report` reads the same database the service writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+
+def _serve(args: argparse.Namespace) -> int:
+    env = dict(os.environ, HOST=args.host, PORT=str(args.port))
+    if args.workers:
+        env["CDS_WORKERS"] = str(args.workers)
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:service.gunicorn_conf", "service.wsgi:app"]
+    os.execvpe(command[0], command, env)
+    return 0  # pragma: no cover - exec does not return
+
+
+def _load_request(path: str) -> Any:
+    try:
+        raw = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()  # noqa: SIM115
+    except OSError as exc:
+        raise SystemExit(f"error: cannot read {path}: {exc.strerror}") from None
+    return raw
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import uuid
+
+    from .config import Config
+    from .errors import CdsError
+    from .knowledge import load_knowledge
+    from .pipeline import evaluate_hook
+    from .prefetch import FhirFetcher
+    from .runtime import Runtime
+    from .validation import check, check_hook_request, parse_json_body
+
+    config = Config.from_env()
+    knowledge = load_knowledge()
+    raw = _load_request(args.file)
+    fetcher = FhirFetcher(config)
+    try:
+        body = parse_json_body(raw, "application/json", config.max_json_depth)
+        check("cds-request.schema.json", body)
+        hook = body["hook"]
+        services = [s for s in knowledge.services.values() if s["hook"] == hook]
+        if args.service:
+            services = [knowledge.services[args.service]] if args.service in knowledge.services else []
+        if not services:
+            raise CdsError(f"hook: no service answers {hook!r}", field="hook")
+        service = services[0]
+        check_hook_request(body, service["hook"])
+        runtime = Runtime(config, knowledge, None, fetcher, lambda: str(uuid.uuid4()), lambda: datetime.now(UTC))
+        response = evaluate_hook(body, service=service, runtime=runtime)
+    except CdsError as exc:
+        print(f"error ({exc.status}): {exc.message}", file=sys.stderr)
+        return 2 if exc.status < 500 else 1
+    finally:
+        fetcher.close()
+    json.dump(response, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+def _rules(args: argparse.Namespace) -> int:
+    from .catalogue import render_markdown, render_text
+    from .knowledge import load_knowledge
+
+    knowledge = load_knowledge()
+    sys.stdout.write(render_markdown(knowledge) if args.markdown else render_text(knowledge))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .config import Config
+    from .report import format_json, format_table, parse_since
+    from .store import Store
+
+    try:
+        since = parse_since(args.since) if args.since else None
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    config = Config.from_env()
+    store = Store(config.effective_database_url)
+    try:
+        report = store.report(since)
+    finally:
+        store.close()
+    print(format_json(report) if args.json else format_table(report))
+    return 0
+
+
+def _version_text() -> str:
+    from .knowledge import load_knowledge
+    from .version import version_string
+
+    return version_string(load_knowledge())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spasticity-cds", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="store_true", help="print version, commit and knowledge version")
+    sub = parser.add_subparsers(dest="command")
+
+    serve = sub.add_parser("serve", help="serve the CDS Hooks API under gunicorn")
+    serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
+    serve.add_argument("--workers", type=int, default=None, help="worker processes (default: from CPUs)")
+    serve.set_defaults(run=_serve)
+
+    evaluate = sub.add_parser("evaluate", help="print the response to a hook request FILE (- for stdin)")
+    evaluate.add_argument("file")
+    evaluate.add_argument("--service", help="service id (default: the service of the request's hook)")
+    evaluate.set_defaults(run=_evaluate)
+
+    rules = sub.add_parser("rules", help="list the rules with trigger, indicator and evidence")
+    rules.add_argument("--markdown", action="store_true", help="print docs/RULES.md")
+    rules.set_defaults(run=_rules)
+
+    report = sub.add_parser("report", help="per-rule alert analytics from the stored feedback")
+    report.add_argument("--json", action="store_true", help="JSON instead of a table")
+    report.add_argument("--since", help="window start: 7d, 12h, 2w or an ISO date")
+    report.set_defaults(run=_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        print(_version_text())
+        return 0
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    return int(args.run(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""The FHIR edge: DSTU2 / STU3 / R4 resources, and the loose shapes real clients send, -> records.
+
+Nothing past this package sees a FHIR dict (only `MedicationEntry.raw`, kept to write suggestion
+resources back in the client's own version). The edge knows FHIR structure only, never drugs:
+which code means what is the terminology's business.
+
+    resources_of(value)                 prefetch value / draft Bundle -> resources ([] / None / ValueError)
+    fhir_version_of(resource, hint)     "R4" | "STU3" | "DSTU2"
+    medication_entries(resources, *, origin, medications, hint=None, validate=None)
+    condition_entries(resources, *, wanted=None)
+    observation_entries(resources, *, wanted=None)
+    medication_index(*values)           Medication resources keyed as references point at them
+    warm_up()                           load the fhir.resources models at start-up, not on a request
+"""
+
+from .bundles import medication_index, resources_of
+from .conditions import condition_entries
+from .medications import MEDICATION_TYPES, medication_entries
+from .models import warm_up
+from .observations import observation_entries
+from .versions import DSTU2, R4, STU3, fhir_version_of, normalise_version
+
+__all__ = [
+    "DSTU2",
+    "MEDICATION_TYPES",
+    "R4",
+    "STU3",
+    "condition_entries",
+    "fhir_version_of",
+    "medication_entries",
+    "medication_index",
+    "normalise_version",
+    "observation_entries",
+    "resources_of",
+    "warm_up",
+]

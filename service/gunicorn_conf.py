@@ -1,0 +1,219 @@
+"""gunicorn settings for every deployment: container image, compose, Kubernetes, `spasticity-cds serve`.
+
+Load it with `gunicorn -c python:service.gunicorn_conf service.wsgi:app`; the image's
+`/app/gunicorn.conf.py` (docker/gunicorn.conf.py) only re-exports this module, so there is one
+source of truth. Everything is read from the environment when the module is loaded:
+
+| variable | default | meaning |
+|---|---|---|
+| `HOST`, `PORT` | 0.0.0.0, 8080 | listen address |
+| `CDS_WORKERS` | 2 x CPUs + 1, at most 8 | worker processes; CPUs honour cgroup limits |
+| `CDS_THREADS` | 4 | threads per worker (FHIR fetches wait on the network) |
+| `CDS_WORKER_TIMEOUT` | 30 | seconds before a stuck worker is killed and replaced |
+| `CDS_GRACEFUL_TIMEOUT` | 25 | seconds in-flight requests get after SIGTERM |
+| `CDS_KEEPALIVE` | 5 | seconds an idle keep-alive connection (from the proxy) is kept |
+| `CDS_ACCESS_LOG` | `-` (stdout) | gunicorn's own JSON access line; `off` disables it |
+| `CDS_LOG_LEVEL` | INFO | also the application's level |
+| `PROMETHEUS_MULTIPROC_DIR` | unset | metrics files shared by the workers; emptied at start |
+
+Worker count: CPU-bound rule evaluation wants about 2 x CPUs + 1 processes; the cap of 8 exists
+because each worker holds its own database connection pool, and two replicas on a large host
+without CPU limits would otherwise exhaust PostgreSQL's default 100 connections.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gunicorn.glogging import Logger as _GunicornLogger
+from gunicorn.glogging import SafeAtoms as _SafeAtoms
+
+MAX_DEFAULT_WORKERS = 8
+
+
+def _positive_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a whole number, not {raw!r}") from exc
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, not {value}")
+    return value
+
+
+def cpu_count(cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:
+    """CPUs this process may use: the smaller of its CPU affinity and its cgroup CPU quota.
+
+    `os.cpu_count()` reports the host's CPUs, which in a container limited to 1 CPU on a 64-core
+    node would start 129 workers fighting over one CPU.
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        cpus = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota(cgroup_root)
+    if quota is not None:
+        cpus = min(cpus, max(1, math.ceil(quota)))
+    return max(1, cpus)
+
+
+def _cgroup_cpu_quota(root: Path) -> float | None:
+    """CPU quota in CPUs from cgroup v2 `cpu.max` or v1 `cpu.cfs_quota_us`; None when unlimited."""
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota_us = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period_us = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        return None if quota_us <= 0 or period_us <= 0 else quota_us / period_us
+    except (OSError, ValueError):
+        return None
+
+
+def default_workers(cpus: int) -> int:
+    return min(2 * cpus + 1, MAX_DEFAULT_WORKERS)
+
+
+class JsonAtoms(_SafeAtoms):
+    """gunicorn's atoms with every string JSON-escaped, so the JSON `access_log_format` stays valid
+    whatever a client puts in its path or user agent (gunicorn itself only escapes quotes)."""
+
+    def __init__(self, atoms: dict[str, Any]) -> None:
+        super().__init__({})
+        for key, value in atoms.items():
+            self[key] = json.dumps(value, ensure_ascii=True)[1:-1] if isinstance(value, str) else value
+
+
+class JsonLogger(_GunicornLogger):
+    """gunicorn's logger with JSON lines: access lines from `access_log_format`, error lines
+    (worker starts, timeouts) through the application's JSON formatter."""
+
+    atoms_wrapper_class = JsonAtoms
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        from .observability import JsonFormatter
+
+        for handler in self.error_log.handlers:
+            handler.setFormatter(JsonFormatter())
+
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        status = str(atoms.get("s", ""))
+        sent = atoms.get("B")
+        atoms["time"] = datetime.now(UTC).isoformat(timespec="milliseconds")
+        atoms["status"] = int(status) if status.isdigit() else "null"
+        atoms["bytes"] = sent if isinstance(sent, int) else "null"
+        atoms["pid"] = os.getpid()
+        return atoms
+
+
+# --- settings gunicorn reads -------------------------------------------------------------------
+
+bind = [f"{os.environ.get('HOST', '0.0.0.0')}:{_positive_int('PORT', 8080)}"]
+workers = _positive_int("CDS_WORKERS", default_workers(cpu_count()))
+worker_class = "gthread"
+threads = _positive_int("CDS_THREADS", 4)
+timeout = _positive_int("CDS_WORKER_TIMEOUT", 30)
+graceful_timeout = _positive_int("CDS_GRACEFUL_TIMEOUT", 25)
+keepalive = _positive_int("CDS_KEEPALIVE", 5)
+# The heartbeat file of each worker lives in memory: a disk-backed /tmp (or a slow overlay
+# filesystem) can stall it long enough for the master to kill healthy workers.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# Workers load the knowledge base themselves: a database engine created before fork would be
+# shared between processes.
+preload_app = False
+
+loglevel = os.environ.get("CDS_LOG_LEVEL", "INFO").lower()
+errorlog = "-"
+_access = os.environ.get("CDS_ACCESS_LOG", "-").strip()
+accesslog = None if _access.lower() in {"off", "none", "false", "0", ""} else _access
+logger_class = JsonLogger
+# One JSON object per line. Only the path (%(U)s, PATH_INFO) is logged, never the request line or
+# query string, and no request header values: an Authorization header never reaches the log.
+access_log_format = (
+    json.dumps(
+        {
+            "time": "%(time)s",
+            "level": "INFO",
+            "logger": "gunicorn.access",
+            "request_id": "%({x-request-id}o)s",
+            "remote_addr": "%(h)s",
+            "method": "%(m)s",
+            "path": "%(U)s",
+            "protocol": "%(H)s",
+            "status": "@status@",
+            "bytes": "@bytes@",
+            "duration_ms": "@duration@",
+            "user_agent": "%(a)s",
+            "pid": "@pid@",
+        },
+        separators=(",", ":"),
+    )
+    .replace('"@status@"', "%(status)s")
+    .replace('"@bytes@"', "%(bytes)s")
+    .replace('"@duration@"', "%(M)s")
+    .replace('"@pid@"', "%(pid)s")
+)
+proc_name = "spasticity-cds"
+
+
+# --- server hooks ------------------------------------------------------------------------------
+
+
+def on_starting(server: Any) -> None:
+    """Master, before any worker: create the metrics directory and empty it.
+
+    Files left by a previous run (a restarted container keeps its emptyDir) would otherwise be
+    added to the new counters.
+    """
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    for entry in path.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Master, after a worker exited: let prometheus-client drop that worker's live-gauge files."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
+__all__ = [
+    "access_log_format",
+    "accesslog",
+    "bind",
+    "child_exit",
+    "errorlog",
+    "graceful_timeout",
+    "keepalive",
+    "logger_class",
+    "loglevel",
+    "on_starting",
+    "preload_app",
+    "proc_name",
+    "threads",
+    "timeout",
+    "worker_class",
+    "worker_tmp_dir",
+    "workers",
+]

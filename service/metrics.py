@@ -1,0 +1,158 @@
+"""Prometheus metrics: what the service answered, which cards it issued, how the FHIR server behaved.
+
+Other modules call the plain `observe_*` functions and never touch prometheus-client themselves,
+so the metric names and labels live in one place.
+
+Under gunicorn every worker is its own process. When `PROMETHEUS_MULTIPROC_DIR` is set (the
+container image sets it), prometheus-client writes each worker's values to memory-mapped files in
+that directory and `exposition()` merges them, so one scrape sees the whole instance and not
+whichever worker happened to answer. The directory must exist and be emptied before the workers
+start; `service.gunicorn_conf` does both, and `child_exit` there marks dead workers. Without the
+variable the ordinary in-process registry is used (tests, `flask run`).
+
+Labels are bounded: endpoints are route templates, services and rules come from the knowledge
+base, and free-form values are reduced to a short token so a caller cannot grow the series set.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess as _multiprocess
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+_TOKEN = re.compile(r"[^A-Za-z0-9_.:/<>-]")
+_MAX_LABEL = 64
+
+
+def multiproc_dir() -> str | None:
+    """The multiprocess directory, or None in single-process mode."""
+    return os.environ.get(MULTIPROC_ENV) or None
+
+
+# prometheus-client opens one file per process and metric in the directory at the first
+# observation and fails if the directory is missing; create it here so `flask run` with the
+# variable set works as well as gunicorn (whose `on_starting` hook also creates and empties it).
+if multiproc_dir():
+    try:
+        os.makedirs(multiproc_dir() or "", exist_ok=True)
+    except OSError:  # read-only path: the first observation will report it clearly
+        pass
+
+
+# HTTP latency: CDS Hooks clients usually give up after a few seconds, so resolution matters
+# below 1 s and around the FHIR deadline (CDS_FHIR_TIMEOUT, 3 s by default).
+_HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
+_FETCH_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0)
+
+HTTP_REQUESTS = Counter(
+    "cds_http_requests",
+    "HTTP requests answered, by route template, CDS service id (empty when none) and status",
+    ["endpoint", "service", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "cds_http_request_duration_seconds",
+    "Time from receiving a request to handing back its response, in seconds",
+    ["endpoint", "service", "status"],
+    buckets=_HTTP_BUCKETS,
+)
+CARDS_ISSUED = Counter(
+    "cds_cards_issued",
+    "CDS cards returned to clients, by rule id and indicator (info, warning, critical)",
+    ["rule", "indicator"],
+)
+FHIR_FETCHES = Counter(
+    "cds_fhir_fetch",
+    "Queries sent to a FHIR server for data that was not prefetched, by outcome",
+    ["outcome"],
+)
+FHIR_FETCH_SECONDS = Histogram(
+    "cds_fhir_fetch_seconds",
+    "Duration of one FHIR server query (all its pages), in seconds",
+    buckets=_FETCH_BUCKETS,
+)
+FEEDBACK = Counter(
+    "cds_feedback",
+    "Feedback items received (CDS Hooks feedback endpoint), by outcome",
+    ["outcome"],
+)
+
+METRIC_NAMES = (
+    "cds_http_requests_total",
+    "cds_http_request_duration_seconds",
+    "cds_cards_issued_total",
+    "cds_fhir_fetch_total",
+    "cds_fhir_fetch_seconds",
+    "cds_feedback_total",
+)
+
+
+def _label(value: Any, default: str = "unknown") -> str:
+    """A short, safe label value: anything outside [A-Za-z0-9_.:/<>-] becomes `_`."""
+    if value is None:
+        return default
+    text = _TOKEN.sub("_", str(value))[:_MAX_LABEL]
+    return text or default
+
+
+def observe_request(endpoint: str, status: int, seconds: float, *, service: str = "") -> None:
+    """One answered HTTP request. `endpoint` must be a route template (bounded), not a raw path."""
+    labels = (_label(endpoint), _label(service, ""), str(int(status)))
+    HTTP_REQUESTS.labels(*labels).inc()
+    HTTP_LATENCY.labels(*labels).observe(max(seconds, 0.0))
+
+
+def observe_cards(cards: Iterable[Mapping[str, Any]]) -> None:
+    """Cards about to be returned. The rule id is `card["source"]["topic"]["code"]`."""
+    for card in cards:
+        source = card.get("source") if isinstance(card, Mapping) else None
+        topic = source.get("topic") if isinstance(source, Mapping) else None
+        rule = topic.get("code") if isinstance(topic, Mapping) else None
+        indicator = card.get("indicator") if isinstance(card, Mapping) else None
+        CARDS_ISSUED.labels(_label(rule), _label(indicator)).inc()
+
+
+def observe_fetch(outcome: str, seconds: float) -> None:
+    """One FHIR server query; `outcome` is a short word such as ok, error, timeout, too-large."""
+    FHIR_FETCHES.labels(_label(outcome)).inc()
+    FHIR_FETCH_SECONDS.observe(max(seconds, 0.0))
+
+
+def observe_feedback(outcome: str, n: int = 1) -> None:
+    """`n` feedback items with the same outcome (accepted, overridden, rejected ...)."""
+    if n > 0:
+        FEEDBACK.labels(_label(outcome)).inc(n)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The Prometheus text exposition of all metrics and its content type.
+
+    In multiprocess mode a fresh registry reads every worker's files; the default registry's
+    process and platform collectors would only describe the one worker answering, so they are
+    left out there.
+    """
+    directory = multiproc_dir()
+    if directory:
+        registry = CollectorRegistry()
+        _multiprocess.MultiProcessCollector(registry, path=directory)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def mark_process_dead(pid: int) -> None:
+    """Called by gunicorn's `child_exit` hook: drop a dead worker's live-gauge files."""
+    directory = multiproc_dir()
+    if directory:
+        _multiprocess.mark_process_dead(pid, path=directory)

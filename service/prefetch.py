@@ -1,0 +1,449 @@
+"""Facts the rules need: prefetch first, then the EHR's FHIR server, in parallel under one deadline.
+
+CDS Hooks 2.0 lets a client satisfy any subset of the prefetch templates, send `null` for "no data",
+send an OperationOutcome (or leave the key out) when its own query failed, and page search results.
+The service must cope with all of these, fetch whatever is missing itself with `fhirServer` and the
+`fhirAuthorization` token, and answer 412 when a rule's data can be had neither way. This module
+does exactly that for the keys the relevant rules need, and nothing else: keys no rule needs are
+never fetched, so a hook that fires on every keystroke (order-select) costs no FHIR traffic when its
+prefetch is complete.
+
+`FhirFetcher.gather` returns plain resource dicts per key; turning them into records is the job of
+`service.fhir`. The HTTP side (bounded reads, redirects, retries, the shared deadline) lives in
+`service.fhirclient`.
+
+Error messages and logs name the key and a reason only: never a URL (it holds patient ids), a token
+or a response body.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urljoin
+
+from .config import Config
+from .errors import BadRequest, PreconditionFailed
+from .fhir import resources_of
+from .fhirclient import Deadline, FetchError, FhirHttpClient, is_http_url, origin_of
+
+log = logging.getLogger(__name__)
+
+FetchCallback = Callable[[str, float], None]
+"""on_fetch(outcome, seconds): outcome is "ok", "error" or "timeout"; one call per fetched key."""
+
+_TOKEN = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+_CONTEXT_FIELD = re.compile(r"context\.([A-Za-z_][A-Za-z0-9_]*)")
+# CDS Hooks 2.0 user tokens -> the resource type context.userId must have for them to resolve.
+_USER_TOKENS = {
+    "userPractitionerId": "Practitioner",
+    "userPractitionerRoleId": "PractitionerRole",
+    "userPatientId": "Patient",
+    "userRelatedPersonId": "RelatedPerson",
+}
+_ERROR_SEVERITIES = frozenset({"error", "fatal"})
+DEFAULT_MAX_WORKERS = 16
+
+
+class UnresolvableToken(ValueError):
+    """A `{{...}}` token the request's context cannot fill; the template cannot be run."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__(token)
+        self.token = token
+
+
+def render_template(template: str, context: Mapping[str, Any]) -> str:
+    """Fill the CDS Hooks 2.0 prefetch tokens of `template` from a hook context, URL-encoded.
+
+    Only root-level primitive context fields (`{{context.patientId}}`) and the four `user*Id` tokens
+    derived from `context.userId` exist in 2.0; anything else (`{{context.medication.id}}`, FHIRPath
+    from the 3.0 ballot) raises `UnresolvableToken`, like a field the hook did not send.
+    """
+
+    def substitute(match: re.Match[str]) -> str:
+        value = _token_value(match.group(1), context)
+        if value is None:
+            raise UnresolvableToken(match.group(1))
+        return quote(value, safe="")
+
+    return _TOKEN.sub(substitute, template)
+
+
+def _token_value(token: str, context: Mapping[str, Any]) -> str | None:
+    field_match = _CONTEXT_FIELD.fullmatch(token)
+    if field_match:
+        return _primitive(context.get(field_match.group(1)))
+    wanted_type = _USER_TOKENS.get(token)
+    if wanted_type is not None:
+        user = context.get("userId")
+        if isinstance(user, str):
+            parts = [p for p in user.strip().split("/") if p]
+            if len(parts) >= 2 and parts[-2] == wanted_type:
+                return parts[-1]
+    return None
+
+
+def _primitive(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+@dataclass(frozen=True)
+class _Given:
+    """What a client put under a prefetch key: its resources and, if paged, the next page."""
+
+    resources: list[dict[str, Any]]
+    next_url: str | None = None
+
+
+def _is_resource(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("resourceType"), str)
+
+
+def _next_link(bundle: Mapping[str, Any]) -> str | None:
+    links = bundle.get("link")
+    if not isinstance(links, list):
+        return None
+    for link in links:
+        if isinstance(link, dict) and link.get("relation") == "next":
+            url = link.get("url")
+            if isinstance(url, str) and url.strip():
+                return url.strip()
+    return None
+
+
+def interpret_given(value: Any) -> _Given | None:
+    """A prefetch value -> its resources (and next page), or None when it means "not given".
+
+    `service.fhir.resources_of` does the reading (lenient about wrappers): `null` is "no data"; an
+    OperationOutcome, or a Bundle of nothing but OperationOutcomes, reports the client's own failure
+    and must be fetched; a Bundle gives its entries' resources. A paged searchset also yields the
+    URL of its next page. Raises ValueError for a value that is not FHIR at all.
+    """
+    resources = resources_of(value)
+    if resources is None:
+        return None
+    next_url = (
+        _next_link(value) if isinstance(value, dict) and value.get("resourceType") == "Bundle" else None
+    )
+    return _Given(resources, next_url)
+
+
+def _searchset_page(body: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+    """Resources and next link of one fetched search page; `FetchError` when it is not one."""
+    if body.get("resourceType") != "Bundle":
+        raise FetchError(f"expected a Bundle, got {_type_name(body)}")
+    if body.get("type", "searchset") != "searchset":
+        raise FetchError("expected a searchset Bundle")
+    entries = body.get("entry", [])
+    if not isinstance(entries, list):
+        raise FetchError("Bundle.entry is not a list")
+    resources: list[dict[str, Any]] = []
+    for index, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not _is_resource(resource):
+            raise FetchError(f"searchset entry {index} is not a resource")
+        if resource["resourceType"] == "OperationOutcome":
+            # search.mode "outcome": warnings are fine, an error means the search did not run.
+            if _outcome_is_error(resource):
+                raise FetchError("search returned an error OperationOutcome")
+            continue
+        resources.append(resource)
+    return resources, _next_link(body)
+
+
+def _outcome_is_error(outcome: Mapping[str, Any]) -> bool:
+    issues = outcome.get("issue")
+    if not isinstance(issues, list):
+        return True
+    return any(isinstance(i, dict) and i.get("severity") in _ERROR_SEVERITIES for i in issues)
+
+
+def _type_name(body: Mapping[str, Any]) -> str:
+    name = body.get("resourceType")
+    return name if isinstance(name, str) and name.isalnum() and len(name) <= 64 else "no resource"
+
+
+def _read_type(path: str) -> str | None:
+    """`Patient/123` -> "Patient" (a read returns that resource); None for searches and operations."""
+    if "?" in path:
+        return None
+    parts = path.strip("/").split("/")
+    if len(parts) == 2 and parts[0][:1].isupper() and parts[0].isalnum() and not parts[1].startswith("$"):
+        return parts[0]
+    return None
+
+
+@dataclass
+class _Job:
+    """One key to fetch: a query from its template, or the remaining pages of a given Bundle."""
+
+    key: str
+    url: str
+    read_type: str | None = None  # set for an instance read; a search otherwise
+    resources: list[dict[str, Any]] = field(default_factory=list)  # already given (paged prefetch)
+    is_next_page: bool = False
+
+
+@dataclass(frozen=True)
+class _Server:
+    base: str
+    origin: tuple[str, str, int | None]
+    token: str | None
+
+
+class FhirFetcher:
+    """Gathers the resources the relevant rules need for one hook request; shared by all requests.
+
+    Thread-safe: the pool, the session and the callback are shared, everything about one request
+    (its deadline, its cancellation) lives in `gather`'s frame.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        on_fetch: FetchCallback | None = None,
+        max_workers: int = DEFAULT_MAX_WORKERS,
+        max_redirects: int = 3,
+    ) -> None:
+        """`max_workers` bounds the parallel FHIR queries of this worker process; size it for the
+        number of prefetch templates times the requests served at once."""
+        self.config = config
+        self._on_fetch = on_fetch
+        self._client = FhirHttpClient(
+            max_response_bytes=config.fhir_max_response_bytes,
+            max_redirects=max_redirects,
+            pool_size=max_workers,
+        )
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fhir-fetch")
+        self._closed = False
+        self._close_lock = threading.Lock()
+
+    def gather(
+        self, *, templates: Mapping[str, str], needed: Collection[str], request: Mapping[str, Any]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """For each key in `needed`: the prefetched resources if given, else fetched from
+        request["fhirServer"] (bearer token from request["fhirAuthorization"]), all keys in parallel,
+        under one deadline of config.fhir_timeout seconds. Raises `PreconditionFailed` (412) naming
+        the key when it can be neither."""
+        deadline = Deadline.after(self.config.fhir_timeout)
+        context = request.get("context")
+        context = context if isinstance(context, Mapping) else {}
+        prefetch = request.get("prefetch")
+        prefetch = prefetch if isinstance(prefetch, Mapping) else {}
+
+        result: dict[str, list[dict[str, Any]]] = {}
+        jobs: list[_Job] = []
+        server: _Server | None = None
+        for key in sorted(set(needed)):
+            given = _given(prefetch, key)
+            if given is not None and given.next_url is None:
+                result[key] = given.resources
+                continue
+            server = server or self._server(request, key, paged=given is not None)
+            if server is None:  # paged prefetch and nowhere to get the rest: use what was given
+                assert given is not None
+                log.warning("prefetch key %s is paged but the request has no fhirServer", key)
+                result[key] = given.resources
+                continue
+            jobs.append(self._job(key, given, templates, context, server))
+        if jobs:
+            assert server is not None
+            result.update(self._run(jobs, server, deadline))
+        return result
+
+    def _server(self, request: Mapping[str, Any], key: str, *, paged: bool) -> _Server | None:
+        base = request.get("fhirServer")
+        if base is None and paged:
+            return None
+        if base is None:
+            raise PreconditionFailed(
+                f"prefetch key '{key}' was not given and the request has no fhirServer to fetch it from",
+                field=f"prefetch.{key}",
+            )
+        if not is_http_url(base):
+            raise PreconditionFailed("fhirServer is not an http(s) URL", field="fhirServer")
+        return _Server(base.rstrip("/") + "/", origin_of(base), _bearer_token(request))
+
+    def _job(
+        self,
+        key: str,
+        given: _Given | None,
+        templates: Mapping[str, str],
+        context: Mapping[str, Any],
+        server: _Server,
+    ) -> _Job:
+        if given is not None:
+            assert given.next_url is not None
+            return _Job(key, urljoin(server.base, given.next_url), None, list(given.resources), True)
+        template = templates.get(key)
+        if not isinstance(template, str) or not template.strip():
+            raise PreconditionFailed(
+                f"prefetch key '{key}' was not given and the service has no query for it",
+                field=f"prefetch.{key}",
+            )
+        try:
+            path = render_template(template.strip(), context).lstrip("/")
+        except UnresolvableToken as exc:
+            raise PreconditionFailed(
+                f"prefetch key '{key}' was not given and its query needs {{{{{exc.token}}}}}, "
+                "which the request context does not provide",
+                field=f"prefetch.{key}",
+            ) from None
+        return _Job(key, server.base + path, _read_type(path))
+
+    def _run(self, jobs: list[_Job], server: _Server, deadline: Deadline) -> dict[str, list[dict[str, Any]]]:
+        cancelled = threading.Event()
+        futures: dict[Future[list[dict[str, Any]]], str] = {
+            self._pool.submit(self._fetch, job, server, deadline, cancelled): job.key for job in jobs
+        }
+        try:
+            done, pending = wait(futures, timeout=max(deadline.remaining(), 0.0), return_when=FIRST_EXCEPTION)
+            for future in sorted(done, key=futures.__getitem__):
+                if future.exception() is not None:
+                    error = future.exception()
+                    key = futures[future]
+                    if isinstance(error, FetchError):
+                        raise PreconditionFailed(
+                            f"prefetch key '{key}' could not be fetched from the FHIR server: {error.reason}",
+                            field=f"prefetch.{key}",
+                        )
+                    raise error  # a bug, not the server's fault: let it be a 500
+            if pending:
+                keys = ", ".join(f"'{k}'" for k in sorted(futures[f] for f in pending))
+                raise PreconditionFailed(
+                    f"prefetch key {keys} could not be fetched from the FHIR server: "
+                    f"timed out after {self.config.fhir_timeout:g} s"
+                )
+            return {futures[f]: f.result() for f in done}
+        finally:
+            cancelled.set()  # no-op when all are done; otherwise stops the rest at their next read
+            for future in futures:
+                future.cancel()
+
+    def _fetch(
+        self, job: _Job, server: _Server, deadline: Deadline, cancelled: threading.Event
+    ) -> list[dict[str, Any]]:
+        """Run one key's query and follow its `next` links; report the outcome to `on_fetch`."""
+        started = time.monotonic()
+        try:
+            resources = self._pages(job, server, deadline, cancelled)
+        except FetchError as exc:
+            if exc.outcome != "cancelled":  # stopped because another key failed: nobody's metric
+                self._report(exc.outcome, time.monotonic() - started)
+            raise
+        self._report("ok", time.monotonic() - started)
+        return resources
+
+    def _pages(
+        self, job: _Job, server: _Server, deadline: Deadline, cancelled: threading.Event
+    ) -> list[dict[str, Any]]:
+        resources = list(job.resources)
+        url = job.url
+        # A given Bundle was page 1, so its next link already counts as one followed.
+        followed = 1 if job.is_next_page else 0
+        while True:
+            if origin_of(url) != server.origin:
+                raise FetchError("next link points outside the FHIR server")
+            body = self._get(job.key, url, server, deadline, cancelled)
+            if job.read_type is not None:
+                if body.get("resourceType") != job.read_type:
+                    raise FetchError(f"expected {job.read_type}, got {_type_name(body)}")
+                return [body]
+            page, next_url = _searchset_page(body)
+            resources.extend(page)
+            if next_url is None:
+                return resources
+            if followed >= self.config.fhir_max_pages:
+                log.warning(
+                    "prefetch key %s: more than %d pages, using the first ones",
+                    job.key,
+                    self.config.fhir_max_pages + 1,
+                )
+                return resources
+            url = urljoin(url, next_url)
+            followed += 1
+
+    def _get(
+        self, key: str, url: str, server: _Server, deadline: Deadline, cancelled: threading.Event
+    ) -> dict[str, Any]:
+        started = time.monotonic()
+        try:
+            status, body = self._client.get_json(
+                url, token=server.token, token_origin=server.origin, deadline=deadline, cancelled=cancelled
+            )
+        except FetchError as exc:
+            log.debug(
+                "fhir fetch key=%s status=%s outcome=%s latency_ms=%.1f",
+                key,
+                exc.status if exc.status is not None else "-",
+                exc.outcome,
+                (time.monotonic() - started) * 1000,
+            )
+            raise
+        log.debug(
+            "fhir fetch key=%s status=%s latency_ms=%.1f", key, status, (time.monotonic() - started) * 1000
+        )
+        return body
+
+    def _report(self, outcome: str, seconds: float) -> None:
+        if self._on_fetch is None:
+            return
+        try:
+            self._on_fetch(outcome, seconds)
+        except Exception:  # metrics must never break a hook call
+            log.warning("on_fetch callback failed", exc_info=True)
+
+    def close(self) -> None:
+        """Stop the worker threads (after their current read, bounded by the deadline) and close
+        the pooled connections. Idempotent."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._client.close()
+
+    def __enter__(self) -> FhirFetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _given(prefetch: Mapping[str, Any], key: str) -> _Given | None:
+    if key not in prefetch:
+        return None
+    try:
+        return interpret_given(prefetch[key])
+    except ValueError as exc:  # structure only: the message names paths, never values
+        raise BadRequest(f"prefetch key '{key}' is not FHIR: {exc}", field=f"prefetch.{key}") from None
+
+
+def _bearer_token(request: Mapping[str, Any]) -> str | None:
+    """The access token of `fhirAuthorization`, if any. Only Bearer tokens can be presented."""
+    auth = request.get("fhirAuthorization")
+    if not isinstance(auth, Mapping):
+        return None
+    token = auth.get("access_token")
+    if not isinstance(token, str) or not token:
+        return None
+    token_type = auth.get("token_type", "Bearer")
+    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+        raise PreconditionFailed(
+            "fhirAuthorization.token_type must be Bearer", field="fhirAuthorization.token_type"
+        )
+    return token
