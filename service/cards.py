@@ -87,7 +87,9 @@ class CardRenderer:
         spec = finding.rule["card"]["summary"]
         template = spec
         if isinstance(spec, list):
-            template = next(item["text"] for item in spec if "when" not in item or finding.holds(item["when"]))
+            template = next(
+                item["text"] for item in spec if "when" not in item or finding.holds(item["when"])
+            )
         text = str(template).format_map(fields)
         text = text[:1].upper() + text[1:]
         if len(text) > SUMMARY_LIMIT:
@@ -129,7 +131,13 @@ class CardRenderer:
     def _evidence_line(self, e: Evidence) -> str | None:
         labels = self.p["labels"]
         if e.kind == "medication" and e.drug is not None:
-            label = labels["active"] if e.drug.role == "active" else labels["draft"] if e.drug.role == "draft" else labels["new_order"]
+            label = (
+                labels["active"]
+                if e.drug.role == "active"
+                else labels["draft"]
+                if e.drug.role == "draft"
+                else labels["new_order"]
+            )
             return f"**{label}**: {self._drug_line(e.drug)}"
         if e.kind == "condition" and e.condition is not None:
             c = e.condition
@@ -171,7 +179,9 @@ class CardRenderer:
             text += f" on {obs.effective.date().isoformat()}"
         extras = []
         if obs.range_low is not None and obs.range_high is not None:
-            extras.append(labels["reference_range"].format(low=f"{obs.range_low:g}", high=f"{obs.range_high:g}"))
+            extras.append(
+                labels["reference_range"].format(low=f"{obs.range_low:g}", high=f"{obs.range_high:g}")
+            )
         elif obs.range_high is not None:
             extras.append(labels["reference_high"].format(high=f"{obs.range_high:g}"))
         extras.extend(labels["flag"].format(flag=md(f)) for f in obs.interpretation)
@@ -221,7 +231,9 @@ class CardRenderer:
         order_refs = {d.entry.ref for d in finding.orders}
         return any(matches(d, selector) for d in pool if d.entry.ref not in order_refs)
 
-    def _suggestions(self, finding: Finding, fields: Mapping[str, str], patient_id: str | None) -> list[dict[str, Any]]:
+    def _suggestions(
+        self, finding: Finding, fields: Mapping[str, str], patient_id: str | None
+    ) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         fallbacks: list[dict[str, Any]] = []
         version = finding.orders[0].entry.fhir_version
@@ -237,10 +249,14 @@ class CardRenderer:
                 actions = build.remove_drafts(finding.orders, fields["new"])
             elif spec["action"] == "replace-draft":
                 if len(finding.orders) == 1:
-                    action = build.replace_draft(finding.orders[0], orders["replacements"][spec["replacement"]], self.knowledge)
+                    action = build.replace_draft(
+                        finding.orders[0], orders["replacements"][spec["replacement"]], self.knowledge
+                    )
                     actions = [action] if action else []
             elif spec["action"] == "order-lab":
-                actions = [build.lab_order(version, self.knowledge, orders["lab_orders"][spec["test"]], patient_id)]
+                actions = [
+                    build.lab_order(version, self.knowledge, orders["lab_orders"][spec["test"]], patient_id)
+                ]
             elif spec["action"] == "order-referral":
                 actions = [build.referral(version, orders["referrals"][spec["referral"]], patient_id)]
             if not actions:

@@ -19,7 +19,7 @@ def _indicator(rule: dict[str, Any]) -> str:
 
 
 def _when(predicate: dict[str, Any]) -> str:
-    (name, arg), = predicate.items()
+    ((name, arg),) = predicate.items()
     if isinstance(arg, dict):
         return f"{name}"
     if isinstance(arg, list):
@@ -32,7 +32,8 @@ def render_markdown(knowledge: Any) -> str:
     lines = [
         "# Rules catalogue",
         "",
-        "Generated from `cards/` by `spasticity-cds rules --markdown` (`make rules-doc`); do not edit by hand.",
+        "Generated from `cards/` by `spasticity-cds rules --markdown` (`make rules-doc`);"
+        " do not edit by hand.",
         f"Knowledge version {knowledge.version}. Each card carries the rule id in `source.topic.code`"
         f" (system `{knowledge.presentation['rule_system']}`).",
         "",

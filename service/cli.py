@@ -59,7 +59,9 @@ def _evaluate(args: argparse.Namespace) -> int:
             raise CdsError(f"hook: no service answers {hook!r}", field="hook")
         service = services[0]
         check_hook_request(body, service["hook"])
-        runtime = Runtime(config, knowledge, None, fetcher, lambda: str(uuid.uuid4()), lambda: datetime.now(UTC))
+        runtime = Runtime(
+            config, knowledge, None, fetcher, lambda: str(uuid.uuid4()), lambda: datetime.now(UTC)
+        )
         response = evaluate_hook(body, service=service, runtime=runtime)
     except CdsError as exc:
         print(f"error ({exc.status}): {exc.message}", file=sys.stderr)

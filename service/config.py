@@ -45,7 +45,6 @@ class Config:
     cors_origins: str = "*"
     log_level: str = "INFO"
     contract_states: bool = False  # expose POST /_contract/state (contract tests only)
-    terminology_url: str = ""  # optional RxNav-style service for unknown RxNorm codes
 
     @property
     def effective_database_url(self) -> str:

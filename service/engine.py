@@ -108,7 +108,7 @@ class Scope:
         }
 
     def test(self, predicate: Mapping[str, Any]) -> Result:
-        (name, argument), = predicate.items()
+        ((name, argument),) = predicate.items()
         return self._dispatch[name](argument)
 
     def test_all(self, predicates: Iterable[Mapping[str, Any]]) -> Result:
@@ -142,12 +142,16 @@ class Scope:
     def _context(self, context_id: str) -> Result:
         spec = self.knowledge.contexts[context_id]
         evidence = [
-            Evidence("condition", condition=c) for c, sets in self.facts.conditions if sets & set(spec["conditions"])
+            Evidence("condition", condition=c)
+            for c, sets in self.facts.conditions
+            if sets & set(spec["conditions"])
         ]
         meds = spec.get("medications")
         if meds:
             pool = self.facts.starting() + self.facts.existing()
-            evidence += [Evidence("medication", drug=d) for d in pool if matches(d, meds) and d is not self.order]
+            evidence += [
+                Evidence("medication", drug=d) for d in pool if matches(d, meds) and d is not self.order
+            ]
             if matches(self.order, meds):
                 evidence.append(Evidence("medication", drug=self.order))
         for vs in spec.get("order_reasons", []):
@@ -216,7 +220,9 @@ class Scope:
             same = [
                 d
                 for d in self.facts.starting()
-                if matches(d, limit["of"]) and d.ingredients == self.order.ingredients and d.daily_mg is not None
+                if matches(d, limit["of"])
+                and d.ingredients == self.order.ingredients
+                and d.daily_mg is not None
             ]
             total = sum(d.daily_mg for d in same if d.daily_mg is not None)
             if total > limit["max_mg"]:
@@ -225,7 +231,9 @@ class Scope:
 
     def _stops_or_reduces(self, arg: Mapping[str, Any]) -> Result:
         order = self.order
-        same_ingredient = [d for d in self.facts.active if matches(d, arg["of"]) and d.ingredients & order.ingredients]
+        same_ingredient = [
+            d for d in self.facts.active if matches(d, arg["of"]) and d.ingredients & order.ingredients
+        ]
         if order.stops:
             affected = [d for d in same_ingredient if order.route is None or d.route_key == order.route_key]
             replacements = [
@@ -242,7 +250,9 @@ class Scope:
         if not affected:
             return False, []
         new_same_route = [
-            d for d in self.facts.starting() if d.ingredients & order.ingredients and d.route_key == order.route_key
+            d
+            for d in self.facts.starting()
+            if d.ingredients & order.ingredients and d.route_key == order.route_key
         ]
         return self._cut(affected, new_same_route, arg["reduction_at_least"])
 
@@ -342,7 +352,9 @@ def evaluate(knowledge: Any, facts: Facts, rules: Sequence[Mapping[str, Any]] | 
                 finding.evidence.extend(evidence)
                 level = _indicator(rule, scope)
                 first = len(finding.orders) == 1
-                finding.indicator = level if first else max(finding.indicator, level, key=SEVERITY.__getitem__)
+                finding.indicator = (
+                    level if first else max(finding.indicator, level, key=SEVERITY.__getitem__)
+                )
         if finding.orders:
             finding.evidence = _dedupe(finding.evidence)
             findings.append(finding)

@@ -194,7 +194,9 @@ def active_conditions(
 ) -> tuple[tuple[ConditionEntry, frozenset[str]], ...]:
     out = []
     for c in conditions:
-        if (c.clinical_status or "") in INACTIVE_CLINICAL or (c.verification_status or "") in EXCLUDED_VERIFICATION:
+        if (c.clinical_status or "") in INACTIVE_CLINICAL or (
+            c.verification_status or ""
+        ) in EXCLUDED_VERIFICATION:
             continue
         sets = frozenset(vs for vs in valueset_ids if t.matches(vs, c.code))
         if sets:

@@ -29,14 +29,17 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import ConnectionPool
 from urllib3.exceptions import MaxRetryError
-from urllib3.util import Retry, Timeout
+from urllib3.response import BaseHTTPResponse
+from urllib3.util import Retry
 
 FHIR_JSON = "application/fhir+json"
 _ACCEPT = f"{FHIR_JSON}, application/json;q=0.9"
@@ -107,12 +110,20 @@ class _DeadlineRetry(Retry):
     connections could keep a worker busy for (retries + 1) x the remaining time.
     """
 
-    def increment(self, *args: Any, **kwargs: Any) -> _DeadlineRetry:
-        new = super().increment(*args, **kwargs)  # raises MaxRetryError when the counts run out
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Self:
+        # super() raises MaxRetryError when the counts run out
+        new = super().increment(method, url, response, error, _pool, _stacktrace)
         deadline: Deadline | None = getattr(_attempt, "deadline", None)
         if deadline is not None and deadline.remaining() < _MIN_ATTEMPT_SECONDS:
-            error = kwargs.get("error")
-            raise MaxRetryError(kwargs.get("_pool"), kwargs.get("url") or "", error)
+            raise MaxRetryError(_pool, url or "", error)  # type: ignore[arg-type]  # as urllib3 does
         return new
 
 
@@ -240,7 +251,7 @@ class FhirHttpClient:
             return self._session.get(
                 url,
                 auth=auth,
-                timeout=Timeout(connect=remaining, read=remaining),
+                timeout=(remaining, remaining),  # (connect, read), each bounded by the deadline
                 stream=True,
                 allow_redirects=False,
             )

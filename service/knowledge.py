@@ -113,7 +113,9 @@ def _load(cards: Path, schemas: Path) -> Knowledge:
         doc = _read(path)
         _check(valueset_validator, doc, f"cards/valuesets/{path.name}")
         if doc["id"] != path.stem:
-            raise KnowledgeError(f"cards/valuesets/{path.name}: field id: {doc['id']!r} differs from the file name")
+            raise KnowledgeError(
+                f"cards/valuesets/{path.name}: field id: {doc['id']!r} differs from the file name"
+            )
         valuesets[doc["id"]] = doc
 
     rule_validator = _validator(schemas, "rule.schema.json")
@@ -122,7 +124,9 @@ def _load(cards: Path, schemas: Path) -> Knowledge:
         doc = _read(path)
         _check(rule_validator, doc, f"cards/rules/{path.name}")
         if doc["id"] != path.stem:
-            raise KnowledgeError(f"cards/rules/{path.name}: field id: {doc['id']!r} differs from the file name")
+            raise KnowledgeError(
+                f"cards/rules/{path.name}: field id: {doc['id']!r} differs from the file name"
+            )
         rules.append(doc)
     if not rules:
         raise KnowledgeError(f"{cards}/rules: no rule files")
@@ -137,7 +141,8 @@ def _load(cards: Path, schemas: Path) -> Knowledge:
         s["id"]: MappingProxyType({**s, "prefetch": dict(templates)}) for s in services_doc["services"]
     }
     data_keys = {
-        need: {v: tuple(keys) for v, keys in by_version.items()} for need, by_version in services_doc["data"].items()
+        need: {v: tuple(keys) for v, keys in by_version.items()}
+        for need, by_version in services_doc["data"].items()
     }
     return Knowledge(
         version=services_doc["version"],
@@ -159,14 +164,18 @@ def _load(cards: Path, schemas: Path) -> Knowledge:
     )
 
 
-def _expand(query: str, valuesets: Mapping[str, Any], systems: Mapping[str, tuple[str, ...]], key: str) -> str:
+def _expand(
+    query: str, valuesets: Mapping[str, Any], systems: Mapping[str, tuple[str, ...]], key: str
+) -> str:
     """Replace `{{valueset:a,b}}` with `system|code,...` of those (lab) value sets."""
 
     def codes(match: re.Match[str]) -> str:
         out = []
         for vs_id in match.group(1).split(","):
             if vs_id not in valuesets:
-                raise KnowledgeError(f"cards/services.yaml: field prefetch/{key}: unknown value set {vs_id!r}")
+                raise KnowledgeError(
+                    f"cards/services.yaml: field prefetch/{key}: unknown value set {vs_id!r}"
+                )
             out.extend(f"{c['system']}|{c['code']}" for c in valuesets[vs_id]["codes"])
         return ",".join(out)
 
@@ -207,6 +216,108 @@ def _rule_predicates(rule: Mapping[str, Any]) -> list[tuple[str, Any]]:
     return preds
 
 
+def _kind_is(valuesets: Mapping[str, Any], vs_id: str, kind: str) -> bool:
+    return bool(valuesets.get(vs_id, {}).get("kind") == kind)
+
+
+def _check_contexts(contexts: Mapping[str, Any], valuesets: Mapping[str, Any]) -> None:
+    for ctx_id, ctx in contexts.items():
+        where = f"cards/classes.yaml: field contexts/{ctx_id}"
+        for vs in ctx["conditions"]:
+            if not _kind_is(valuesets, vs, "condition"):
+                raise KnowledgeError(f"{where}/conditions: {vs!r} is not a condition value set")
+        for vs in ctx.get("order_reasons", []):
+            if not _kind_is(valuesets, vs, "reason"):
+                raise KnowledgeError(f"{where}/order_reasons: {vs!r} is not a reason value set")
+
+
+def _check_orders(
+    orders: Mapping[str, Any], valuesets: Mapping[str, Any], sources: Mapping[str, Any]
+) -> None:
+    for lab_id, lab in orders["lab_orders"].items():
+        if lab["valueset"] not in valuesets:
+            raise KnowledgeError(
+                f"cards/orders.yaml: field lab_orders/{lab_id}: unknown value set {lab['valueset']!r}"
+            )
+    for rep_id, rep in orders["replacements"].items():
+        if rep["source"] not in sources:
+            raise KnowledgeError(
+                f"cards/orders.yaml: field replacements/{rep_id}/source: unknown {rep['source']!r}"
+            )
+
+
+def _predicate_problem(
+    name: str, arg: Any, contexts: Mapping[str, Any], valuesets: Mapping[str, Any], sources: Mapping[str, Any]
+) -> str | None:
+    """What is wrong with one predicate's references, or None."""
+    if name == "context" and arg not in contexts:
+        return f"unknown context {arg!r}"
+    if name == "order_reason" and not _kind_is(valuesets, arg, "reason"):
+        return f"{arg!r} is not a reason value set"
+    labs = arg.get("labs", []) if name in {"no_recent_result", "latest_result_high"} else []
+    if name == "latest_result_below":
+        labs = [arg["lab"]]
+    for lab in labs:
+        if not _kind_is(valuesets, lab, "lab"):
+            return f"{lab!r} is not a lab value set"
+    if name == "daily_dose_above":
+        for limit in arg["limits"]:
+            if limit["source"] not in sources:
+                return f"unknown source {limit['source']!r}"
+    return None
+
+
+def _selectors(rule: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Every drug selector a rule uses (triggers, predicates, suggestions)."""
+    found = [t["new_order"] for t in rule["triggers"]]
+    for name, arg in _rule_predicates(rule):
+        if name in {"other_medication", "any_medication"}:
+            found.append(arg)
+        elif name in {"distinct_ingredients", "total_daily_dose", "order_daily_dose", "stops_or_reduces"}:
+            found.append(arg["of"])
+        elif name == "daily_dose_above":
+            found.extend(limit["of"] for limit in arg["limits"])
+    found.extend(s["unless_present"] for s in rule["card"].get("suggestions", []) if "unless_present" in s)
+    return found
+
+
+_SUGGESTION_TARGETS = {
+    "replace-draft": ("replacement", "replacements"),
+    "order-lab": ("test", "lab_orders"),
+    "order-referral": ("referral", "referrals"),
+}
+
+
+def _check_rule(
+    rule: Mapping[str, Any],
+    knowledge_parts: Mapping[str, Any],
+    terminology: Any,
+) -> None:
+    label = f"cards/rules/{rule['id']}.yaml"
+    valuesets, sources = knowledge_parts["valuesets"], knowledge_parts["sources"]
+    orders, services_doc = knowledge_parts["orders"], knowledge_parts["services"]
+    for need in rule["needs"]:
+        if need not in services_doc["data"]:
+            raise KnowledgeError(f"{label}: field needs: {need!r} is not mapped in cards/services.yaml data")
+    for cite in rule["card"]["citations"]:
+        if cite not in sources:
+            raise KnowledgeError(f"{label}: field card/citations: unknown source {cite!r}")
+    for name, arg in _rule_predicates(rule):
+        problem = _predicate_problem(name, arg, knowledge_parts["contexts"], valuesets, sources)
+        if problem:
+            raise KnowledgeError(f"{label}: field {name}: {problem}")
+    for suggestion in rule["card"].get("suggestions", []):
+        target = _SUGGESTION_TARGETS.get(suggestion["action"])
+        if target and suggestion[target[0]] not in orders[target[1]]:
+            raise KnowledgeError(
+                f"{label}: field card/suggestions: unknown {target[0]} {suggestion[target[0]]!r}"
+            )
+    for selector in _selectors(rule):
+        problem = terminology.selector_problem(selector)
+        if problem:
+            raise KnowledgeError(f"{label}: field selector {dict(selector)}: {problem}")
+
+
 def _cross_check(
     rules: list[Mapping[str, Any]],
     valuesets: Mapping[str, Any],
@@ -217,63 +328,18 @@ def _cross_check(
     terminology: Any,
 ) -> None:
     """References between files must resolve: a typo in a rule is a start-up error, not silence."""
-    contexts = classes_doc["contexts"]
-    for ctx_id, ctx in contexts.items():
-        for vs in ctx["conditions"]:
-            if valuesets.get(vs, {}).get("kind") != "condition":
-                raise KnowledgeError(f"cards/classes.yaml: field contexts/{ctx_id}/conditions: {vs!r} is not a condition value set")
-        for vs in ctx.get("order_reasons", []):
-            if valuesets.get(vs, {}).get("kind") != "reason":
-                raise KnowledgeError(f"cards/classes.yaml: field contexts/{ctx_id}/order_reasons: {vs!r} is not a reason value set")
-    for vs_id in orders["lab_orders"].values():
-        if vs_id["valueset"] not in valuesets:
-            raise KnowledgeError(f"cards/orders.yaml: field lab_orders: unknown value set {vs_id['valueset']!r}")
-    for rep_id, rep in orders["replacements"].items():
-        if rep["source"] not in sources:
-            raise KnowledgeError(f"cards/orders.yaml: field replacements/{rep_id}/source: unknown source {rep['source']!r}")
+    _check_contexts(classes_doc["contexts"], valuesets)
+    _check_orders(orders, valuesets, sources)
+    parts = {
+        "valuesets": valuesets,
+        "sources": sources,
+        "orders": orders,
+        "services": services_doc,
+        "contexts": classes_doc["contexts"],
+    }
     seen_ids: set[str] = set()
     for rule in rules:
-        label = f"cards/rules/{rule['id']}.yaml"
         if rule["id"] in seen_ids:
-            raise KnowledgeError(f"{label}: field id: duplicate rule id")
+            raise KnowledgeError(f"cards/rules/{rule['id']}.yaml: field id: duplicate rule id")
         seen_ids.add(rule["id"])
-        for need in rule["needs"]:
-            if need not in services_doc["data"]:
-                raise KnowledgeError(f"{label}: field needs: {need!r} is not mapped in cards/services.yaml data")
-        for cite in rule["card"]["citations"]:
-            if cite not in sources:
-                raise KnowledgeError(f"{label}: field card/citations: unknown source {cite!r}")
-        selectors = [t["new_order"] for t in rule["triggers"]]
-        for name, arg in _rule_predicates(rule):
-            if name == "context" and arg not in contexts:
-                raise KnowledgeError(f"{label}: field {name}: unknown context {arg!r}")
-            if name == "order_reason" and valuesets.get(arg, {}).get("kind") != "reason":
-                raise KnowledgeError(f"{label}: field {name}: {arg!r} is not a reason value set")
-            if name in {"no_recent_result", "latest_result_high"}:
-                for lab in arg["labs"]:
-                    if valuesets.get(lab, {}).get("kind") != "lab":
-                        raise KnowledgeError(f"{label}: field {name}: {lab!r} is not a lab value set")
-            if name == "latest_result_below" and valuesets.get(arg["lab"], {}).get("kind") != "lab":
-                raise KnowledgeError(f"{label}: field {name}: {arg['lab']!r} is not a lab value set")
-            if name == "daily_dose_above":
-                for limit in arg["limits"]:
-                    selectors.append(limit["of"])
-                    if limit["source"] not in sources:
-                        raise KnowledgeError(f"{label}: field {name}: unknown source {limit['source']!r}")
-            if name in {"other_medication", "any_medication"}:
-                selectors.append(arg)
-            if name in {"distinct_ingredients", "total_daily_dose", "order_daily_dose", "stops_or_reduces"}:
-                selectors.append(arg["of"])
-        for s in rule["card"].get("suggestions", []):
-            if "unless_present" in s:
-                selectors.append(s["unless_present"])
-            if s["action"] == "replace-draft" and s["replacement"] not in orders["replacements"]:
-                raise KnowledgeError(f"{label}: field card/suggestions: unknown replacement {s['replacement']!r}")
-            if s["action"] == "order-lab" and s["test"] not in orders["lab_orders"]:
-                raise KnowledgeError(f"{label}: field card/suggestions: unknown lab order {s['test']!r}")
-            if s["action"] == "order-referral" and s["referral"] not in orders["referrals"]:
-                raise KnowledgeError(f"{label}: field card/suggestions: unknown referral {s['referral']!r}")
-        for selector in selectors:
-            problem = terminology.selector_problem(selector)
-            if problem:
-                raise KnowledgeError(f"{label}: field selector {selector}: {problem}")
+        _check_rule(rule, parts, terminology)

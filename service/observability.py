@@ -143,9 +143,9 @@ def init_observability(app: Flask) -> None:
         seconds = time.perf_counter() - started if isinstance(started, float) else 0.0
         service_id = _service_id_from_path(request.path)
         endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        known = service_id is not None and service_id in _known_service_ids(app)
+        label = service_id if service_id is not None and service_id in _known_service_ids(app) else ""
         try:
-            observe_request(endpoint, response.status_code, seconds, service=service_id if known else "")
+            observe_request(endpoint, response.status_code, seconds, service=label)
         except Exception as exc:  # metrics must never turn an answer into an error
             logging.getLogger(__name__).warning("metrics failed: %s", type(exc).__name__)
         access_log.info(

@@ -75,9 +75,13 @@ def evaluate_hook(body: Mapping[str, Any], *, service: Mapping[str, Any], runtim
     version = new_drugs[0].entry.fhir_version
     needs = {need for rule in rules for need in rule["needs"]}
     keys = knowledge.keys_for(needs, version)
-    gathered = runtime.fetcher.gather(templates=knowledge.templates, needed=keys, request=body) if keys else {}
+    gathered = (
+        runtime.fetcher.gather(templates=knowledge.templates, needed=keys, request=body) if keys else {}
+    )
     resources = [r for key in sorted(gathered) for r in gathered[key]]
-    record_medications = medication_index(*(body.get("prefetch") or {}).values(), {"entry": [{"resource": r} for r in resources]})
+    record_medications = medication_index(
+        *(body.get("prefetch") or {}).values(), {"entry": [{"resource": r} for r in resources]}
+    )
     records = medication_entries(resources, origin="record", medications=record_medications, hint=version)
     now = runtime.clock()
     facts = build_facts(

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import quote, urljoin
 
 from .config import Config
@@ -108,7 +108,7 @@ class _Given:
     next_url: str | None = None
 
 
-def _is_resource(value: Any) -> bool:
+def _is_resource(value: Any) -> TypeGuard[dict[str, Any]]:
     return isinstance(value, dict) and isinstance(value.get("resourceType"), str)
 
 
@@ -313,8 +313,8 @@ class FhirFetcher:
         try:
             done, pending = wait(futures, timeout=max(deadline.remaining(), 0.0), return_when=FIRST_EXCEPTION)
             for future in sorted(done, key=futures.__getitem__):
-                if future.exception() is not None:
-                    error = future.exception()
+                error = future.exception()
+                if error is not None:
                     key = futures[future]
                     if isinstance(error, FetchError):
                         raise PreconditionFailed(

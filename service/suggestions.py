@@ -84,7 +84,9 @@ def _subject(version: str, patient_id: str | None) -> dict[str, Any]:
     return {"patient": reference} if version == "DSTU2" and reference else {"subject": reference}
 
 
-def lab_order(version: str, knowledge: Any, spec: Mapping[str, Any], patient_id: str | None) -> dict[str, Any]:
+def lab_order(
+    version: str, knowledge: Any, spec: Mapping[str, Any], patient_id: str | None
+) -> dict[str, Any]:
     codes = knowledge.valuesets[spec["valueset"]]["codes"]
     primary = next((c for c in codes if c.get("primary")), codes[0])
     code = {

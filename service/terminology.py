@@ -75,7 +75,8 @@ class ConceptMatcher:
             (system_key.get(c["system"], c["system"]), c["code"].upper()) for c in valueset.get("codes", [])
         }
         self.prefixes = tuple(
-            (system_key.get(p["system"], p["system"]), p["prefix"].upper()) for p in valueset.get("prefixes", [])
+            (system_key.get(p["system"], p["system"]), p["prefix"].upper())
+            for p in valueset.get("prefixes", [])
         )
         self.words = _word_pattern(valueset.get("words", []))
         self.exclude = _word_pattern(valueset.get("exclude_words", []))
@@ -193,7 +194,9 @@ class Terminology:
             if pattern is not None:
                 self.route_words.append((pattern, group))
         forms = sorted(
-            ((w, f["route"]) for f in vs["forms"] for w in f["words"]), key=lambda item: len(item[0]), reverse=True
+            ((w, f["route"]) for f in vs["forms"] for w in f["words"]),
+            key=lambda item: len(item[0]),
+            reverse=True,
         )
         self.form_words = [(p, route) for w, route in forms if (p := _word_pattern([w])) is not None]
 
@@ -232,7 +235,9 @@ class Terminology:
         if self.name_pattern is None:
             return []
         for text in concept.words():
-            found = [self.names[re.sub(r"\s+", " ", m.group(0).lower())] for m in self.name_pattern.finditer(text)]
+            found = [
+                self.names[re.sub(r"\s+", " ", m.group(0).lower())] for m in self.name_pattern.finditer(text)
+            ]
             if found:
                 return found
         return []
@@ -251,7 +256,10 @@ class Terminology:
             return None
         for coding in concept.codings:
             if coding.code:
-                key = (self.system_key.get(coding.system or "", coding.system or ""), coding.code.strip().upper())
+                key = (
+                    self.system_key.get(coding.system or "", coding.system or ""),
+                    coding.code.strip().upper(),
+                )
                 if key in self.route_codes:
                     return self.route_codes[key]
         for text in concept.words():

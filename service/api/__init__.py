@@ -6,9 +6,10 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import discovery, feedback, hooks, status
+    from . import discovery, feedback, hooks, openapi, status
 
     app.register_blueprint(discovery.bp)
     app.register_blueprint(hooks.bp)
     app.register_blueprint(feedback.bp)
     app.register_blueprint(status.bp)
+    app.register_blueprint(openapi.bp)

@@ -104,7 +104,7 @@ def medication_entries(
     found = [
         (position, raw, strong_version(raw))
         for position, raw in enumerate(items)
-        if isinstance(raw, dict) and raw.get("resourceType") in MEDICATION_TYPES
+        if isinstance(raw, dict) and _is_medication(raw.get("resourceType"))
     ]
     batch_hint = normalise_version(hint) or majority(strong for _, _, strong in found)
     use_models = (origin == "draft") if validate is None else validate
@@ -121,6 +121,10 @@ def medication_entries(
         except (TypeError, ValueError, AttributeError, RecursionError):  # pragma: no cover - safety net
             log.warning("skipped unreadable %s", resource_ref(raw, position), exc_info=True)
     return entries
+
+
+def _is_medication(kind: Any) -> bool:
+    return isinstance(kind, str) and kind in MEDICATION_TYPES
 
 
 def read_medication(
