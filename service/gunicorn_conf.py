@@ -143,30 +143,16 @@ logger_class = JsonLogger
 # One JSON object per line. Only the path (%(U)s, PATH_INFO) is logged, never the request line or
 # query string, and no request header values: an Authorization header never reaches the log.
 access_log_format = (
-    json.dumps(
-        {
-            "time": "%(time)s",
-            "level": "INFO",
-            "logger": "gunicorn.access",
-            "request_id": "%({x-request-id}o)s",
-            "remote_addr": "%(h)s",
-            "method": "%(m)s",
-            "path": "%(U)s",
-            "protocol": "%(H)s",
-            "status": "@status@",
-            "bytes": "@bytes@",
-            "duration_ms": "@duration@",
-            "user_agent": "%(a)s",
-            "pid": "@pid@",
-        },
-        separators=(",", ":"),
-    )
-    .replace('"@status@"', "%(status)s")
-    .replace('"@bytes@"', "%(bytes)s")
-    .replace('"@duration@"', "%(M)s")
-    .replace('"@pid@"', "%(pid)s")
+    '{"time":"%(time)s","level":"INFO","logger":"gunicorn.access",'
+    '"request_id":"%({x-request-id}o)s","remote_addr":"%(h)s","method":"%(m)s","path":"%(U)s",'
+    '"protocol":"%(H)s","status":%(status)s,"bytes":%(bytes)s,"duration_ms":%(M)s,'
+    '"user_agent":"%(a)s","pid":%(pid)s}'
 )
 proc_name = "spasticity-cds"
+# gunicorn >= 25.1 opens a control socket under $HOME by default: nothing here uses `gunicornc`,
+# the image's home is not writable, and a process-control socket is surface we do not need.
+# (Older gunicorn ignores the unknown name.)
+control_socket_disable = True
 
 
 # --- server hooks ------------------------------------------------------------------------------
@@ -203,6 +189,7 @@ __all__ = [
     "accesslog",
     "bind",
     "child_exit",
+    "control_socket_disable",
     "errorlog",
     "graceful_timeout",
     "keepalive",

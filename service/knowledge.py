@@ -170,7 +170,7 @@ def _expand(
     """Replace `{{valueset:a,b}}` with `system|code,...` of those (lab) value sets."""
 
     def codes(match: re.Match[str]) -> str:
-        out = []
+        out: list[str] = []
         for vs_id in match.group(1).split(","):
             if vs_id not in valuesets:
                 raise KnowledgeError(

@@ -142,8 +142,8 @@ class Terminology:
                 t.matchers[vs_id] = ConceptMatcher(vs, t.system_key)
             elif kind == "lab":
                 for c in vs["codes"]:
-                    key = (t.system_key.get(c["system"], c["system"]), c["code"])
-                    t.labs_by_code[key] = t.labs_by_code.get(key, frozenset()) | {vs_id}
+                    lab_key = (t.system_key.get(c["system"], c["system"]), c["code"])
+                    t.labs_by_code[lab_key] = t.labs_by_code.get(lab_key, frozenset()) | {vs_id}
             elif kind == "route":
                 t._add_routes(vs)
             elif kind == "units":

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
+from jsonschema.exceptions import ValidationError, best_match
 
 from .errors import BadRequest, CdsError
 from .paths import data_path
@@ -34,10 +34,56 @@ def check(name: str, document: Any, prefix: str = "") -> None:
     error = best_match(validator(name).iter_errors(document))
     if error is None:
         return
-    parts = [prefix] if prefix else []
-    parts += [str(p) for p in error.absolute_path]
-    where = ".".join(parts) or "body"
-    raise BadRequest(f"{where}: {error.message}", field=where)
+    # best_match descends into anyOf branches; the branch's own complaint would mislead.
+    while isinstance(error.parent, ValidationError) and error.parent.validator == "anyOf":
+        error = error.parent
+    field, message = describe_error(error, prefix)
+    raise BadRequest(message, field=field)
+
+
+def describe_error(error: ValidationError, prefix: str = "") -> tuple[str, str]:
+    """A jsonschema error -> (field path like ``feedback[0].outcome``, a message naming it).
+
+    Messages are written here rather than taken from jsonschema because its messages repeat the
+    offending value, which may be megabytes long.
+    """
+    path: list[Any] = ([prefix] if prefix else []) + list(error.absolute_path)
+    kind = error.validator
+    if kind == "required":
+        missing = [name for name in error.validator_value if name not in (error.instance or {})]
+        if missing:
+            path.append(missing[0])
+    field = _field_name(path)
+    value = error.validator_value
+    leaf = path[-1] if path else None
+    if kind == "required":
+        text = "is required" + (" when outcome is 'accepted'" if leaf == "acceptedSuggestions" else "")
+    elif kind == "enum":
+        text = "must be one of " + ", ".join(repr(v) for v in value)
+    elif kind == "type":
+        text = f"must be of type {value}"
+    elif kind == "maxItems":
+        text = f"has more than {value} items"
+    elif kind == "minItems":
+        text = "must not be empty"
+    elif kind == "maxLength":
+        text = f"is longer than {value} characters"
+    elif kind in {"minLength", "pattern"} and leaf == "outcomeTimestamp":
+        text = "must be an RFC 3339 date-time with a time zone, e.g. 2026-01-31T13:45:00Z"
+    elif kind in {"minLength", "pattern"}:
+        text = "must not be empty"
+    elif kind == "anyOf" and leaf == "overrideReason":
+        text = "needs a reason, a userComment, or both"
+    else:
+        text = f"is invalid ({kind})"
+    return field, f"{field} {text}"
+
+
+def _field_name(path: list[Any]) -> str:
+    name = ""
+    for part in path:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name or "body"
 
 
 def _reject_constant(value: str) -> Any:

@@ -13,3 +13,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(feedback.bp)
     app.register_blueprint(status.bp)
     app.register_blueprint(openapi.bp)
+    if app.extensions["cds"].config.contract_states:
+        # Contract tests only (CDS_CONTRACT_STATES=1): provider states and a tiny FHIR endpoint.
+        from . import contract_states
+
+        app.register_blueprint(contract_states.bp)

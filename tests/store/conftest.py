@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import itertools
-import uuid
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from flask import Flask
 
-from service.config import Config
 from service.store import Store
+from tests.store.common import FIXED_NOW, build_blueprint_app, build_full_app, sqlite_url
 from tests.support.postgres import PostgresServer, postgres_server  # noqa: F401 - fixture
 
-HOOKS = ("order-select", "order-sign", "medication-prescribe")
-FIXED_NOW = datetime(2026, 11, 21, 14, 0, 0, tzinfo=UTC)
 _db_names = itertools.count()
-
-
-def sqlite_url(tmp_path: Path) -> str:
-    # A directory that does not exist yet: the store must create it.
-    return f"sqlite:///{tmp_path / 'data' / 'cds.sqlite3'}"
 
 
 @pytest.fixture
@@ -46,48 +36,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         yield instance
 
 
-def build_full_app(store: Store, clock: Callable[[], datetime], data_dir: Path) -> Flask:
-    """The real service (`create_app`) on the database of `store`, using `store` itself."""
-    from dataclasses import replace
-
-    from service import create_app
-
-    app = create_app(Config(database_url=store.url, data_dir=str(data_dir)), clock=clock)
-    # One store per test: swap the app's own (same database) for the fixture's and close the other.
-    runtime = app.extensions["cds"]
-    runtime.store.close()
-    app.extensions["cds"] = replace(runtime, store=store)
-    return app
-
-
-def build_blueprint_app(store: Store, clock: Callable[[], datetime], data_dir: Path) -> Flask:
-    """Only the feedback blueprint and the error handlers around `store`.
-
-    It holds exactly what the endpoint reads (config, the known services, store, clock), so the
-    endpoint is tested on its own; the same tests run on the full app too (`build_full_app`).
-    """
-    from service.api import feedback
-    from service.errors import register_error_handlers
-    from service.runtime import Runtime
-
-    config = Config(database_url=store.url, data_dir=str(data_dir))
-    app = Flask("feedback-test")
-    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
-    services = {f"test-{hook}": {"id": f"test-{hook}", "hook": hook} for hook in HOOKS}
-    knowledge = SimpleNamespace(services=services)
-    app.extensions["cds"] = Runtime(config, knowledge, store, None, lambda: str(uuid.uuid4()), clock)
-    register_error_handlers(app)
-    app.register_blueprint(feedback.bp)
-    return app
-
-
 @pytest.fixture(params=["blueprint", "full-app"])
 def feedback_app(request: pytest.FixtureRequest, sqlite_store: Store, tmp_path: Path) -> Flask:
+    """The feedback endpoint alone, and inside the whole service: both must behave the same."""
     build = build_blueprint_app if request.param == "blueprint" else build_full_app
     return build(sqlite_store, lambda: FIXED_NOW, tmp_path)
-
-
-def service_id_for(app: Flask, hook: str) -> str:
-    """The id under which `app` announces its service for `hook` (ids are data, not code)."""
-    services = app.extensions["cds"].knowledge.services
-    return next(service_id for service_id, entry in services.items() if entry["hook"] == hook)

@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from service.store import Store
-from tests.store.conftest import sqlite_url
+from tests.store.common import sqlite_url
 from tests.support.gunicorn import running_gunicorn
 
 POSTS = 500

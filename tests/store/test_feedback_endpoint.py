@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from service.runtime import Runtime
 from service.store import Store
-from tests.store.conftest import FIXED_NOW, service_id_for
+from tests.store.common import FIXED_NOW, service_id_for
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SYSTEM = "https://spasticity-cds.example.org/override-reason"
@@ -244,7 +244,7 @@ def test_nesting_beyond_the_limit_is_400(api: FeedbackApi) -> None:
 def test_nesting_that_exhausts_the_parser_is_400_not_500(api: FeedbackApi) -> None:
     response = api.post_raw('{"feedback": ' + "[" * 100_000 + "]" * 100_000 + "}")
     assert response.status_code == 400
-    assert "not valid JSON" in diagnostics(response)
+    assert "nested deeper" in diagnostics(response)
 
 
 def test_non_json_content_type_is_415(api: FeedbackApi) -> None:

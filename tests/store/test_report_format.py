@@ -9,7 +9,7 @@ import pytest
 
 from service.report import format_json, format_table, parse_since
 from service.store import Store
-from tests.store.conftest import FIXED_NOW
+from tests.store.common import FIXED_NOW
 
 SYSTEM = "https://spasticity-cds.example.org/override-reason"
 

@@ -20,7 +20,7 @@ from service.store import (
     schema_version,
     seen_jti,
 )
-from tests.store.conftest import FIXED_NOW, sqlite_url
+from tests.store.common import FIXED_NOW, sqlite_url
 
 BACLOFEN_DANTROLENE = "baclofen-dantrolene-combination"
 TIZANIDINE_CIPRO = "tizanidine-ciprofloxacin"
