@@ -19,7 +19,7 @@ from . import suggestions as build
 from .engine import Evidence, Finding, Scope
 from .facts import Drug
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-!|~&])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~&])")
 SUMMARY_LIMIT = 139
 
 
@@ -76,6 +76,7 @@ class CardRenderer:
         dose = doses[0] if doses else None
         return {
             "new": _join([drug_label(d) for d in orders]),
+            "order_noun": "orders" if len(orders) > 1 else "order",
             "others": _join(others) or "other therapy",
             "conditions": _join(conditions[:2]),
             "dose": _fmt_mg(dose.total_mg, orders[0].route) if dose else "?",
@@ -96,28 +97,41 @@ class CardRenderer:
             text = text[: SUMMARY_LIMIT - 1].rstrip() + "…"
         return text
 
-    def _paragraphs(self, finding: Finding, part: str) -> list[str]:
-        return [p["text"] for p in finding.rule["card"][part] if "when" not in p or finding.holds(p["when"])]
+    def _paragraphs(self, finding: Finding, part: str, evidence: list[Evidence]) -> list[str]:
+        """The paragraphs whose condition holds; what made a condition hold joins the evidence."""
+        texts = []
+        for paragraph in finding.rule["card"][part]:
+            if "when" in paragraph:
+                ok, found = finding.test(paragraph["when"])
+                if not ok:
+                    continue
+                evidence.extend(found)
+            texts.append(paragraph["text"])
+        return texts
 
-    def _found(self, finding: Finding) -> list[str]:
+    def _found(self, finding: Finding, extra: list[Evidence]) -> list[str]:
         labels = self.p["labels"]
-        lines = []
-        for drug in finding.orders:
-            lines.append(f"**{labels['new_order']}**: {self._drug_line(drug)}")
-        for e in finding.evidence:
+        order_refs = {d.entry.ref for d in finding.orders}
+        lines = [f"**{labels['new_order']}**: {self._drug_line(drug)}" for drug in finding.orders]
+        seen = set()
+        for e in [*finding.evidence, *extra]:
+            if e.kind == "medication" and e.drug is not None and e.drug.entry.ref in order_refs:
+                continue
+            if e.key() in seen:
+                continue
+            seen.add(e.key())
             line = self._evidence_line(e)
-            if line and line not in lines:
+            if line:
                 lines.append(line)
         return lines
 
     def _drug_line(self, drug: Drug) -> str:
         labels = self.p["labels"]
-        dose = (
-            labels["daily_dose"].format(dose=_fmt_mg(drug.daily_mg, drug.route))
-            if drug.daily_mg is not None
-            else labels["dose_unknown"]
-        )
-        parts = [md(drug.name), dose]
+        parts = [md(drug.name)]
+        if drug.daily_mg is not None:
+            parts.append(labels["daily_dose"].format(dose=_fmt_mg(drug.daily_mg, drug.route)))
+        elif not drug.stops:
+            parts.append(labels["dose_unknown"])
         if drug.route:
             parts.append(drug.route)
         if drug.entry.status and drug.role != "new":
@@ -196,9 +210,12 @@ class CardRenderer:
         fields = self._fields(finding)
         sources = [self.knowledge.sources[s] for s in card_spec["citations"]]
         h = self.p["headings"]
-        detail = [f"**{h['found']}**", *[f"- {line}" for line in self._found(finding)], ""]
-        detail += [f"**{h['why']}**", " ".join(self._paragraphs(finding, "why")), ""]
-        detail += [f"**{h['consider']}**", *[f"- {t}" for t in self._paragraphs(finding, "consider")], ""]
+        extra: list[Evidence] = []
+        why = self._paragraphs(finding, "why", extra)
+        consider = self._paragraphs(finding, "consider", extra)
+        detail = [f"**{h['found']}**", *[f"- {line}" for line in self._found(finding, extra)], ""]
+        detail += [f"**{h['why']}**", " ".join(why), ""]
+        detail += [f"**{h['consider']}**", *[f"- {t}" for t in consider], ""]
         detail += [f"**{h['evidence']}**", *[f"- [{s['title']}]({s['url']})" for s in sources]]
         card: dict[str, Any] = {
             "uuid": self.uuid(),

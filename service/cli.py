@@ -1,4 +1,4 @@
-"""The `spasticity-cds` command: serve, evaluate, rules, report.
+"""The `spasticity-cds` command: serve, evaluate, rules, report, check.
 
 `serve` runs gunicorn (never Flask's development server) with the same settings module the
 container uses; `evaluate` answers one hook request without a server, which is handy for testing a
@@ -102,6 +102,18 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    from .check import run_check
+
+    if args.token_file and args.token_command:
+        print("error: give --token-file or --token-command, not both", file=sys.stderr)
+        return 2
+    return run_check(
+        args.url, token_file=args.token_file, token_command=args.token_command, out=sys.stdout,
+        timeout=args.timeout,
+    )
+
+
 def _version_text() -> str:
     from .knowledge import load_knowledge
     from .version import version_string
@@ -133,6 +145,17 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--json", action="store_true", help="JSON instead of a table")
     report.add_argument("--since", help="window start: 7d, 12h, 2w or an ISO date")
     report.set_defaults(run=_report)
+
+    check = sub.add_parser("check", help="conformance check of a running instance (exit 1 on any failure)")
+    check.add_argument("url", help="base URL of the instance, e.g. https://cds.example.org")
+    check.add_argument("--token-file", help="send 'Authorization: Bearer <contents>' on every call")
+    check.add_argument(
+        "--token-command",
+        help="run this command once per call with the URL as last argument; its output is the bearer "
+        "token (a fresh JWT per call, as CDS_AUTH=jwt requires)",
+    )
+    check.add_argument("--timeout", type=float, default=10.0, help="seconds per call (default 10)")
+    check.set_defaults(run=_check)
     return parser
 
 

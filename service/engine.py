@@ -65,7 +65,15 @@ class Finding:
 
     def holds(self, predicate: Mapping[str, Any]) -> bool:
         """A card-level condition (`when`) holds if it holds for any triggering order."""
-        return any(scope.test(predicate)[0] for scope in self.scopes)
+        return self.test(predicate)[0]
+
+    def test(self, predicate: Mapping[str, Any]) -> Result:
+        """Like `holds`, with the evidence of the first triggering order it holds for."""
+        for scope in self.scopes:
+            ok, evidence = scope.test(predicate)
+            if ok:
+                return True, evidence
+        return False, []
 
 
 def matches(drug: Drug, selector: Mapping[str, Any]) -> bool:

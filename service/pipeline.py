@@ -30,7 +30,7 @@ def _selected(entry: MedicationEntry, selections: Sequence[str]) -> bool:
 
 
 def split_drafts(
-    body: Mapping[str, Any], hook: str, max_orders: int
+    body: Mapping[str, Any], hook: str, max_orders: int, references: Mapping[str, Any] | None = None
 ) -> tuple[list[MedicationEntry], list[MedicationEntry]]:
     """(new orders, co-medication drafts). For order-select only the selections are new."""
     field, bundle = _draft_bundle(body, hook)
@@ -42,7 +42,7 @@ def split_drafts(
         raise BadRequest(f"{field}: an OperationOutcome is not a Bundle of draft orders", field=field)
     if len(resources) > max_orders:
         raise BadRequest(f"{field}: more than {max_orders} draft orders", field=field)
-    medications = medication_index(bundle, *(body.get("prefetch") or {}).values())
+    medications = {**medication_index(bundle, *(body.get("prefetch") or {}).values()), **(references or {})}
     entries = medication_entries(resources, origin="draft", medications=medications)
     selections = body["context"].get("selections") if hook == "order-select" else None
     if selections is None:
@@ -58,6 +58,16 @@ def _count_prefetch(body: Mapping[str, Any]) -> int:
             entries = value.get("entry")
             total += len(entries) if isinstance(entries, list) else 1
     return total
+
+
+def _reference_index(resources: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Conditions and Observations by "Type/id", for resolving an order's reasonReference."""
+    index: dict[str, Any] = {}
+    for resource in resources:
+        kind, ident = resource.get("resourceType"), resource.get("id")
+        if kind in {"Condition", "Observation"} and isinstance(ident, str):
+            index[f"{kind}/{ident}"] = resource
+    return index
 
 
 def evaluate_hook(body: Mapping[str, Any], *, service: Mapping[str, Any], runtime: Any) -> dict[str, Any]:
@@ -79,6 +89,11 @@ def evaluate_hook(body: Mapping[str, Any], *, service: Mapping[str, Any], runtim
         runtime.fetcher.gather(templates=knowledge.templates, needed=keys, request=body) if keys else {}
     )
     resources = [r for key in sorted(gathered) for r in gathered[key]]
+    # Now that the patient's record is here, read the drafts again so that a reasonReference to a
+    # Condition on the problem list resolves (drafts are few; this costs microseconds).
+    new_entries, draft_entries = split_drafts(
+        body, service["hook"], config.max_draft_orders, references=_reference_index(resources)
+    )
     record_medications = medication_index(
         *(body.get("prefetch") or {}).values(), {"entry": [{"resource": r} for r in resources]}
     )

@@ -628,6 +628,13 @@ def benzodiazepine_spasticity() -> None:
          [med_order(v, "mr-alpraz", ALPRAZ025, dosages=[tid(v, 0.25)], reason_ref={"reference": "Condition/cond-anx"}),
           cond_anx],
          conditions=[als(v), cond_anx])
+    case(f, "silent-r4-sign-reason-reference-to-panic-condition-in-prefetch-only", "order-sign", v,
+         [med_order(v, "mr-alpraz-2", ALPRAZ025, dosages=[tid(v, 0.25)], reason_ref={"reference": "Condition/cond-anx"})],
+         conditions=[als(v), cond_anx])
+    case(f, "silent-dstu2-sign-reason-icd9-epilepsy-code-only", "order-sign", DSTU2,
+         [med_order(DSTU2, "mo-clonaz", CLONAZ05, dosages=[dosage(DSTU2, 1, "{tbl}", freq=2)],
+                    reason=cc(ICD9, "345.90"))],
+         conditions=[als(DSTU2, code=ALS_ICD10)])
     case(f, "silent-r4-sign-iv-lorazepam-route-als", "order-sign", v,
          [med_order(v, "mr-loraz-iv", rx("6470", "Lorazepam"), dosages=[daily(v, 2, route="iv")])],
          conditions=[als(v)])

@@ -41,9 +41,14 @@ def _condition(cid: str, patient: str, code: str, display: str) -> dict[str, Any
         "id": cid,
         "subject": {"reference": f"Patient/{patient}"},
         "clinicalStatus": {
-            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}
+            ]
         },
-        "code": {"coding": [{"system": "http://snomed.info/sct", "code": code, "display": display}], "text": display},
+        "code": {
+            "coding": [{"system": "http://snomed.info/sct", "code": code, "display": display}],
+            "text": display,
+        },
     }
 
 
@@ -150,15 +155,21 @@ def search(resource_type: str) -> Response:
         and (not codes or _codes_of(r) & codes)
     ]
     base = request.host_url.rstrip("/") + FHIR_PATH
-    return _fhir({
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": len(matches),
-        "entry": [
-            {"fullUrl": f"{base}/{r['resourceType']}/{r.get('id', '')}", "resource": r, "search": {"mode": "match"}}
-            for r in matches
-        ],
-    })
+    return _fhir(
+        {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "total": len(matches),
+            "entry": [
+                {
+                    "fullUrl": f"{base}/{r['resourceType']}/{r.get('id', '')}",
+                    "resource": r,
+                    "search": {"mode": "match"},
+                }
+                for r in matches
+            ],
+        }
+    )
 
 
 def _split(value: str | None) -> set[str]:

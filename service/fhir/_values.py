@@ -171,11 +171,13 @@ def resource_ref(resource: Any, position: int) -> str:
 
 def date_text(value: Any) -> str | None:
     """A date/dateTime as text: strings as written; model values (date, datetime) in ISO form."""
+    if isinstance(value, str):
+        return text(value)
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, date):
         return value.isoformat()
-    return text(value)
+    return None
 
 
 def instant_of(value: Any) -> datetime | None:
@@ -184,17 +186,18 @@ def instant_of(value: Any) -> datetime | None:
     Partial dates ("2026", "2026-06", "2026-06-01") mean the start of that period at midnight UTC;
     a time without a zone (invalid FHIR, sent by loose clients) is read as UTC. Unparseable -> None.
     """
+    found: datetime | None
     if isinstance(value, datetime):
         found = value
     elif isinstance(value, date):
         found = datetime.combine(value, time(), tzinfo=UTC)
     elif isinstance(value, str):
         found = _parse_instant(value.strip())
-        if found is None:
-            return None
     else:
-        return None
-    return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
+        found = None
+    if found is None or found.tzinfo is not None:
+        return found
+    return found.replace(tzinfo=UTC)
 
 
 def _parse_instant(raw: str) -> datetime | None:

@@ -142,7 +142,9 @@ def test_unreadable_yaml_is_refused(cards_copy: Path) -> None:
 def test_threshold_change_in_data_changes_behaviour(cards_copy: Path) -> None:
     """Thresholds live in the rule files, not in Python: editing one changes what the engine sees."""
     path = cards_copy / "rules" / "antispastic-max-daily-dose.yaml"
-    _edit_yaml(path, lambda d: d["triggers"][0]["require"][0]["daily_dose_above"]["limits"][0].update(max_mg=60))
+    _edit_yaml(
+        path, lambda d: d["triggers"][0]["require"][0]["daily_dose_above"]["limits"][0].update(max_mg=60)
+    )
     knowledge = load_knowledge(cards_copy, SCHEMAS)
     limits = knowledge.rules_by_id["antispastic-max-daily-dose"]["triggers"][0]["require"][0]
     assert limits["daily_dose_above"]["limits"][0]["max_mg"] == 60

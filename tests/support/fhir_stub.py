@@ -159,8 +159,7 @@ class FhirStub:
     def base_url(self) -> str:
         if self._server is None:
             raise RuntimeError("FhirStub is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     # -- observations --------------------------------------------------------------------------
 

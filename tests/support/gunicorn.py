@@ -94,6 +94,7 @@ def start_gunicorn(
         "--graceful-timeout", "10",
         "--backlog", "2048",
         "--error-logfile", "-",
+        *_no_control_socket(),
         *extra_args,
         app,
     ]  # fmt: skip
@@ -110,6 +111,14 @@ def start_gunicorn(
         server.stop()
         raise GunicornFailed(f"gunicorn for {app} did not start:\n{log[-4000:]}") from None
     return server
+
+
+def _no_control_socket() -> list[str]:
+    """Newer gunicorn opens a control socket at a fixed path in $HOME; parallel test servers would
+    fight over it, and tests should not write there."""
+    from gunicorn.config import Config
+
+    return ["--no-control-socket"] if "control_socket_disable" in Config().settings else []
 
 
 def _wait_until_answering(server: GunicornServer, path: str, timeout: float) -> None:
