@@ -265,6 +265,21 @@ def test_sandbox_token_with_the_wrong_key_is_refused_on_signature(
     assert jwks.requests == 0  # nothing fetched: the sandbox key is pinned
 
 
+def test_sandbox_shaped_token_is_accepted_with_its_pinned_key(
+    monkeypatch: pytest.MonkeyPatch, make_config: Callable[..., Config], tmp_path: Path
+) -> None:
+    """The whole sandbox path (fixed iss, fixed jku, pinned file) with a stand-in key pinned, since
+    the sandbox's private key must not be in this repository."""
+    stand_in = SigningKey(ec.generate_private_key(ec.SECP384R1()), SANDBOX_KID, "ES384")
+    pinned = tmp_path / "sandbox-jwks.json"
+    pinned.write_text(json.dumps({"keys": [stand_in.jwk(alg="ES384", use="sig")]}))
+    monkeypatch.setattr(auth, "SANDBOX_JWKS_FILE", pinned)
+    verifier = JwtVerifier(make_config(trusted_issuers={}, trust_sandbox=True))
+    # Header and claims shaped as in the captured sandbox call (shared/sandbox/requests/jwt-decoded.json).
+    token = sign(stand_in, claims_for(SERVICE, iss=SANDBOX_ISSUER), jku=SANDBOX_JKU)
+    assert accept(verifier, token)["iss"] == SANDBOX_ISSUER
+
+
 def test_sandbox_alone_is_a_valid_configuration(make_config: Callable[..., Config], store: Store) -> None:
     client = build_app(make_config(trusted_issuers={}, trust_sandbox=True), store).test_client()
     assert call(client, DISCOVERY).status_code == 401

@@ -23,7 +23,9 @@ def bundle(*resources: dict[str, Any], **extra: Any) -> dict[str, Any]:
     ("value", "expected"),
     [
         pytest.param(None, [], id="null"),
-        pytest.param({"resourceType": "Bundle", "type": "searchset", "total": 0}, [], id="searchset-no-entry"),
+        pytest.param(
+            {"resourceType": "Bundle", "type": "searchset", "total": 0}, [], id="searchset-no-entry"
+        ),
         pytest.param(bundle(type="searchset"), [], id="searchset-empty-entry"),
         pytest.param(bundle(MED_A, MED_B), [MED_A, MED_B], id="bundle-without-type"),
         pytest.param(bundle(MED_A, type="collection"), [MED_A], id="bundle-with-type"),
@@ -80,19 +82,36 @@ def test_outcomes_beside_results_are_dropped() -> None:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        pytest.param("MedicationRequest/1", "value: expected a FHIR resource, Bundle or list, got a string", id="string"),
+        pytest.param(
+            "MedicationRequest/1",
+            "value: expected a FHIR resource, Bundle or list, got a string",
+            id="string",
+        ),
         pytest.param(42, "got a number", id="number"),
         pytest.param(True, "got a boolean", id="boolean"),
-        pytest.param({"id": "1", "status": "active"}, "value: not a FHIR resource (no resourceType)", id="object-without-resourceType"),
+        pytest.param(
+            {"id": "1", "status": "active"},
+            "value: not a FHIR resource (no resourceType)",
+            id="object-without-resourceType",
+        ),
         pytest.param({"resourceType": 7}, "no resourceType", id="non-string-resourceType"),
         pytest.param({"resourceType": "  "}, "no resourceType", id="blank-resourceType"),
-        pytest.param({"resourceType": "Bundle", "entry": "x"}, "value.entry: expected an array", id="entry-string"),
-        pytest.param({"resourceType": "Bundle", "entry": [1]}, "value.entry[0]: expected an object",
-                     id="entry-number"),
-        pytest.param({"resourceType": "Bundle", "entry": [{"resource": []}]},
-                     "value.entry[0].resource: expected an object", id="entry-resource-array"),
-        pytest.param({"resourceType": "Bundle", "entry": [{"resource": {"id": "x"}}]},
-                     "value.entry[0].resource: not a FHIR resource", id="entry-resource-untyped"),
+        pytest.param(
+            {"resourceType": "Bundle", "entry": "x"}, "value.entry: expected an array", id="entry-string"
+        ),
+        pytest.param(
+            {"resourceType": "Bundle", "entry": [1]}, "value.entry[0]: expected an object", id="entry-number"
+        ),
+        pytest.param(
+            {"resourceType": "Bundle", "entry": [{"resource": []}]},
+            "value.entry[0].resource: expected an object",
+            id="entry-resource-array",
+        ),
+        pytest.param(
+            {"resourceType": "Bundle", "entry": [{"resource": {"id": "x"}}]},
+            "value.entry[0].resource: not a FHIR resource",
+            id="entry-resource-untyped",
+        ),
         pytest.param([MED_A, "x"], "value[1]: expected a FHIR resource", id="list-with-string"),
         pytest.param([[MED_A]], "value[0]: expected a FHIR resource, got an array", id="list-of-lists"),
     ],
@@ -122,7 +141,11 @@ def test_sandbox_draft_orders_and_prefetch(sandbox: Any) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["order-select-first-call-no-drug", "order-select-baclofen-lioresal", "order-select-after-suggestion-applied"],
+    [
+        "order-select-first-call-no-drug",
+        "order-select-baclofen-lioresal",
+        "order-select-after-suggestion-applied",
+    ],
 )
 def test_sandbox_order_select_drafts(sandbox: Any, name: str) -> None:
     drafts = resources_of(sandbox(name)["context"]["draftOrders"])

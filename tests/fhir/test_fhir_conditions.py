@@ -23,30 +23,73 @@ def status(code: str, system: str) -> dict[str, Any]:
     ("condition", "expected"),
     [
         pytest.param(
-            {"resourceType": "Condition", "id": "r4", "code": ALS, "recordedDate": "2024-02-01",
-             "clinicalStatus": status("active", "condition-clinical"),
-             "verificationStatus": status("Confirmed", "condition-ver-status")},
-            ("active", "confirmed", "2024-02-01"), id="r4-codeable-concepts"),
+            {
+                "resourceType": "Condition",
+                "id": "r4",
+                "code": ALS,
+                "recordedDate": "2024-02-01",
+                "clinicalStatus": status("active", "condition-clinical"),
+                "verificationStatus": status("Confirmed", "condition-ver-status"),
+            },
+            ("active", "confirmed", "2024-02-01"),
+            id="r4-codeable-concepts",
+        ),
         pytest.param(
-            {"resourceType": "Condition", "id": "r4b", "code": ALS,
-             "clinicalStatus": {"coding": [{"system": "x"}, {"code": "remission"}], "text": "In remission"},
-             "verificationStatus": {"text": "refuted"}},
-            ("remission", None, None), id="r4-first-coded-status-text-ignored"),
+            {
+                "resourceType": "Condition",
+                "id": "r4b",
+                "code": ALS,
+                "clinicalStatus": {
+                    "coding": [{"system": "x"}, {"code": "remission"}],
+                    "text": "In remission",
+                },
+                "verificationStatus": {"text": "refuted"},
+            },
+            ("remission", None, None),
+            id="r4-first-coded-status-text-ignored",
+        ),
         pytest.param(
-            {"resourceType": "Condition", "id": "stu3", "code": ALS, "assertedDate": "2018-01-01",
-             "clinicalStatus": "recurrence", "verificationStatus": "entered-in-error"},
-            ("recurrence", "entered-in-error", "2018-01-01"), id="stu3-code-strings"),
+            {
+                "resourceType": "Condition",
+                "id": "stu3",
+                "code": ALS,
+                "assertedDate": "2018-01-01",
+                "clinicalStatus": "recurrence",
+                "verificationStatus": "entered-in-error",
+            },
+            ("recurrence", "entered-in-error", "2018-01-01"),
+            id="stu3-code-strings",
+        ),
         pytest.param(
-            {"resourceType": "Condition", "id": "dstu2", "code": ALS, "dateRecorded": "2015-06-01",
-             "patient": {"reference": "Patient/p"}, "clinicalStatus": "Relapse", "verificationStatus": "refuted"},
-            ("relapse", "refuted", "2015-06-01"), id="dstu2-code-strings"),
+            {
+                "resourceType": "Condition",
+                "id": "dstu2",
+                "code": ALS,
+                "dateRecorded": "2015-06-01",
+                "patient": {"reference": "Patient/p"},
+                "clinicalStatus": "Relapse",
+                "verificationStatus": "refuted",
+            },
+            ("relapse", "refuted", "2015-06-01"),
+            id="dstu2-code-strings",
+        ),
         pytest.param(
             {"resourceType": "Condition", "id": "none", "code": ALS, "onsetDateTime": "2010-01-01"},
-            (None, None, "2010-01-01"), id="missing-statuses-onset"),
+            (None, None, "2010-01-01"),
+            id="missing-statuses-onset",
+        ),
         pytest.param(
-            {"resourceType": "Condition", "id": "junk", "code": ALS, "clinicalStatus": 7,
-             "verificationStatus": ["confirmed"], "recordedDate": {"x": 1}},
-            (None, None, None), id="wrong-shapes-absent"),
+            {
+                "resourceType": "Condition",
+                "id": "junk",
+                "code": ALS,
+                "clinicalStatus": 7,
+                "verificationStatus": ["confirmed"],
+                "recordedDate": {"x": 1},
+            },
+            (None, None, None),
+            id="wrong-shapes-absent",
+        ),
     ],
 )
 def test_statuses(condition: dict[str, Any], expected: tuple[str | None, str | None, str | None]) -> None:
@@ -58,12 +101,18 @@ def test_statuses(condition: dict[str, Any], expected: tuple[str | None, str | N
 def test_sandbox_prefetch_conditions(sandbox: Callable[[str], dict[str, Any]]) -> None:
     conditions = resources_of(sandbox("order-sign-baclofen-with-prefetch")["prefetch"]["conditions"])
     assert condition_entries(conditions) == [
-        ConditionEntry(ref="Condition/cond-als", code=Concept(codings=ALS_CONCEPT.codings,
-                                                              text="Amyotrophic lateral sclerosis"),
-                       clinical_status="active", verification_status=None),
-        ConditionEntry(ref="Condition/cond-spasticity",
-                       code=Concept(codings=(Coding(SCT, "221360009", "Spasticity"),), text="Spasticity"),
-                       clinical_status="active", verification_status=None),
+        ConditionEntry(
+            ref="Condition/cond-als",
+            code=Concept(codings=ALS_CONCEPT.codings, text="Amyotrophic lateral sclerosis"),
+            clinical_status="active",
+            verification_status=None,
+        ),
+        ConditionEntry(
+            ref="Condition/cond-spasticity",
+            code=Concept(codings=(Coding(SCT, "221360009", "Spasticity"),), text="Spasticity"),
+            clinical_status="active",
+            verification_status=None,
+        ),
     ]
 
 

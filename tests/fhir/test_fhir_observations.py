@@ -24,24 +24,46 @@ def test_r4_quantity_with_reference_range_and_interpretation() -> None:
     resource = obs(
         effectiveDateTime="2026-05-01T08:30:00+02:00",
         valueQuantity={"value": 88, "unit": "U/L", "system": "http://unitsofmeasure.org", "code": "U/L"},
-        referenceRange=[{"low": {"value": 7, "unit": "U/L"}, "high": {"value": 56, "unit": "U/L"}},
-                        {"high": {"value": 99}}],
-        interpretation=[{"coding": [{"system": V3, "code": "h"}]}, {"coding": [{"system": V3, "code": "H"}]},
-                        {"text": "abnormal"}],
+        referenceRange=[
+            {"low": {"value": 7, "unit": "U/L"}, "high": {"value": 56, "unit": "U/L"}},
+            {"high": {"value": 99}},
+        ],
+        interpretation=[
+            {"coding": [{"system": V3, "code": "h"}]},
+            {"coding": [{"system": V3, "code": "H"}]},
+            {"text": "abnormal"},
+        ],
     )
-    assert observation_entries([resource]) == [ObservationEntry(
-        ref="Observation/o1", code=ALT_CONCEPT, value=88.0, unit="U/L",
-        effective=datetime(2026, 5, 1, 8, 30, tzinfo=timezone(timedelta(hours=2))), status="final",
-        range_low=7.0, range_high=56.0, interpretation=("H",),
-    )]
+    assert observation_entries([resource]) == [
+        ObservationEntry(
+            ref="Observation/o1",
+            code=ALT_CONCEPT,
+            value=88.0,
+            unit="U/L",
+            effective=datetime(2026, 5, 1, 8, 30, tzinfo=timezone(timedelta(hours=2))),
+            status="final",
+            range_low=7.0,
+            range_high=56.0,
+            interpretation=("H",),
+        )
+    ]
 
 
 def test_stu3_dstu2_single_interpretation_and_unit_fallback() -> None:
-    resource = obs(valueQuantity={"value": "41.5", "unit": "U/L"}, issued="2016-01-02T03:04:05Z",
-                   interpretation={"coding": [{"code": "A"}, {"code": "hh"}]}, referenceRange={"high": {"value": 40}})
+    resource = obs(
+        valueQuantity={"value": "41.5", "unit": "U/L"},
+        issued="2016-01-02T03:04:05Z",
+        interpretation={"coding": [{"code": "A"}, {"code": "hh"}]},
+        referenceRange={"high": {"value": 40}},
+    )
     (entry,) = observation_entries([resource])
     assert (entry.value, entry.unit, entry.interpretation, entry.range_low, entry.range_high) == (
-        41.5, "U/L", ("A", "HH"), None, 40.0)
+        41.5,
+        "U/L",
+        ("A", "HH"),
+        None,
+        40.0,
+    )
     assert entry.effective == datetime(2016, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
@@ -49,13 +71,20 @@ def test_stu3_dstu2_single_interpretation_and_unit_fallback() -> None:
     ("value", "expected"),
     [
         pytest.param({"valueString": "<60"}, (60.0, None, "<"), id="less-than"),
-        pytest.param({"valueString": " >90 mL/min/1.73m2 "}, (90.0, "mL/min/1.73m2", ">"), id="greater-with-unit"),
+        pytest.param(
+            {"valueString": " >90 mL/min/1.73m2 "}, (90.0, "mL/min/1.73m2", ">"), id="greater-with-unit"
+        ),
         pytest.param({"valueString": ">=1.5"}, (1.5, None, ">="), id="at-least"),
         pytest.param({"valueString": "45"}, (45.0, None, None), id="plain-number-text"),
         pytest.param({"valueString": "see note"}, (None, None, None), id="not-a-number"),
-        pytest.param({"valueQuantity": {"value": 60, "comparator": "<", "code": "mL/min/{1.73_m2}"}},
-                     (60.0, "mL/min/{1.73_m2}", "<"), id="quantity-comparator"),
-        pytest.param({"valueQuantity": {"value": 60, "comparator": "~"}}, (60.0, None, None), id="bad-comparator"),
+        pytest.param(
+            {"valueQuantity": {"value": 60, "comparator": "<", "code": "mL/min/{1.73_m2}"}},
+            (60.0, "mL/min/{1.73_m2}", "<"),
+            id="quantity-comparator",
+        ),
+        pytest.param(
+            {"valueQuantity": {"value": 60, "comparator": "~"}}, (60.0, None, None), id="bad-comparator"
+        ),
         pytest.param({"valueInteger": 3}, (3.0, None, None), id="integer"),
         pytest.param({"valueCodeableConcept": {"text": "positive"}}, (None, None, None), id="coded-value"),
         pytest.param({"valueQuantity": {"value": True}}, (None, None, None), id="boolean-is-no-number"),
@@ -72,16 +101,29 @@ def test_values(value: dict[str, Any], expected: tuple[float | None, str | None,
         pytest.param({"effectiveDateTime": "2026-05-01"}, datetime(2026, 5, 1, tzinfo=UTC), id="bare-date"),
         pytest.param({"effectiveDateTime": "2026-05"}, datetime(2026, 5, 1, tzinfo=UTC), id="year-month"),
         pytest.param({"effectiveDateTime": "2026"}, datetime(2026, 1, 1, tzinfo=UTC), id="year"),
-        pytest.param({"effectiveDateTime": "2026-05-01T10:00:00"}, datetime(2026, 5, 1, 10, tzinfo=UTC),
-                     id="no-zone-is-utc"),
-        pytest.param({"effectivePeriod": {"start": "2026-05-01", "end": "2026-05-03T00:00:00Z"}},
-                     datetime(2026, 5, 3, tzinfo=UTC), id="period-end"),
-        pytest.param({"effectivePeriod": {"start": "2026-05-01"}}, datetime(2026, 5, 1, tzinfo=UTC),
-                     id="period-start"),
-        pytest.param({"effectiveInstant": "2026-05-01T10:00:00.123Z"},
-                     datetime(2026, 5, 1, 10, 0, 0, 123000, tzinfo=UTC), id="instant"),
-        pytest.param({"effectiveDateTime": "garbage", "issued": "2026-05-02T00:00:00Z"},
-                     datetime(2026, 5, 2, tzinfo=UTC), id="bad-then-issued"),
+        pytest.param(
+            {"effectiveDateTime": "2026-05-01T10:00:00"},
+            datetime(2026, 5, 1, 10, tzinfo=UTC),
+            id="no-zone-is-utc",
+        ),
+        pytest.param(
+            {"effectivePeriod": {"start": "2026-05-01", "end": "2026-05-03T00:00:00Z"}},
+            datetime(2026, 5, 3, tzinfo=UTC),
+            id="period-end",
+        ),
+        pytest.param(
+            {"effectivePeriod": {"start": "2026-05-01"}}, datetime(2026, 5, 1, tzinfo=UTC), id="period-start"
+        ),
+        pytest.param(
+            {"effectiveInstant": "2026-05-01T10:00:00.123Z"},
+            datetime(2026, 5, 1, 10, 0, 0, 123000, tzinfo=UTC),
+            id="instant",
+        ),
+        pytest.param(
+            {"effectiveDateTime": "garbage", "issued": "2026-05-02T00:00:00Z"},
+            datetime(2026, 5, 2, tzinfo=UTC),
+            id="bad-then-issued",
+        ),
         pytest.param({"effectiveDateTime": "2026-13-45"}, None, id="impossible-date"),
         pytest.param({}, None, id="missing-effective"),
     ],

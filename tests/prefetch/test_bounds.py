@@ -211,3 +211,17 @@ def test_keys_still_running_stop_when_another_key_fails(fhir: FhirStub, make_fet
     assert time.perf_counter() - started < 0.3  # fails fast, not at the deadline
     [meds] = fhir.requests_to("/MedicationRequest")
     assert _wait_for(lambda: meds.aborted)  # the worker hung up instead of reading on
+
+
+def test_retries_stop_at_the_deadline(fhir: FhirStub, make_fetcher: Fetcher) -> None:
+    # Each 503 takes 250 ms; the retry budget (2) would allow three tries, the 0.4 s deadline two.
+    fhir.route("/Condition", StubResponse(status=503, delay=0.25))
+    outcomes: list[str] = []
+    fetcher = make_fetcher(fhir_timeout=0.4, on_fetch=lambda outcome, _s: outcomes.append(outcome))
+    started = time.perf_counter()
+    with pytest.raises(PreconditionFailed, match="'conditions'.*timed out"):
+        fetcher.gather(templates=TEMPLATES, needed=["conditions"], request=hook_request(fhir.base_url))
+    assert time.perf_counter() - started < 0.4 + SLACK
+    assert _wait_for(lambda: len(outcomes) == 1)
+    time.sleep(0.3)  # a third try, if one were made, would have arrived by now
+    assert len(fhir.requests) == 2
