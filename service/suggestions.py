@@ -9,12 +9,14 @@ codes, doses and wording come from cards/orders.yaml and the value sets.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from .facts import Drug
 
 UCUM = "http://unitsofmeasure.org"
+_FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 LAB_ORDER_TYPE = {"R4": "ServiceRequest", "STU3": "ProcedureRequest", "DSTU2": "DiagnosticOrder"}
 REFERRAL_TYPE = {"R4": "ServiceRequest", "STU3": "ReferralRequest", "DSTU2": "ReferralRequest"}
 
@@ -50,10 +52,15 @@ def _dosage(version: str, replacement: Mapping[str, Any], knowledge: Any) -> dic
     return dosage
 
 
+def _addressable(draft: Drug) -> bool:
+    """A suggestion can only act on a draft the client can find again: one with a valid FHIR id."""
+    return bool(draft.entry.raw) and bool(_FHIR_ID.match(draft.entry.resource_id or ""))
+
+
 def replace_draft(draft: Drug, replacement: Mapping[str, Any], knowledge: Any) -> dict[str, Any] | None:
-    """An `update` action changing the draft's drug and dose; None when the draft has no id."""
+    """An `update` action changing the draft's drug and dose; None when the draft has no valid id."""
     raw = draft.entry.raw
-    if not draft.entry.resource_id or not raw:
+    if not _addressable(draft):
         return None
     resource = copy.deepcopy(dict(raw))
     resource.pop("medicationReference", None)
@@ -75,7 +82,7 @@ def remove_drafts(drafts: list[Drug], names: str) -> list[dict[str, Any]]:
     return [
         {"type": "delete", "description": f"Remove the draft order for {names}", "resourceId": d.entry.ref}
         for d in drafts
-        if d.entry.resource_id
+        if _addressable(d)
     ]
 
 

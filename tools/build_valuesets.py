@@ -1056,7 +1056,17 @@ OTHER_INDICATION_PREFIXES = [
     "R45.1",
     "Z51.5",
 ]
-OTHER_INDICATION_ICD9_PREFIXES = ["345", "780.3", "291.81", "300.0", "307.41", "307.42", "780.52", "786.0", "V66.7"]
+OTHER_INDICATION_ICD9_PREFIXES = [
+    "345",
+    "780.3",
+    "291.81",
+    "300.0",
+    "307.41",
+    "307.42",
+    "780.52",
+    "786.0",
+    "V66.7",
+]
 OTHER_INDICATION_NOTE = (
     "ICD-10-CM category headings chosen editorially: G40 epilepsy and recurrent seizures, R56 convulsions, "
     "F10.13/F10.23/F10.93 alcohol use with withdrawal, F41 other anxiety disorders, "
@@ -1064,7 +1074,8 @@ OTHER_INDICATION_NOTE = (
     "R06.0 dyspnea, R45.1 restlessness and agitation, Z51.5 encounter for palliative care. Verification: "
     "editorial; verify against the CMS FY2026 tabular. A search of HL7 pages found G40.x codes in the mCODE "
     "Elixhauser seizure-disorder value set and F10.130-F10.139 'alcohol abuse with withdrawal' in the mCODE "
-    "Elixhauser alcohol-abuse value set (hl7.org/fhir/us/mcode); the other headings were not confirmed there. "
+    "Elixhauser alcohol-abuse value set (hl7.org/fhir/us/mcode); the other headings were not confirmed "
+    "there. "
     "ICD-9-CM (for older DSTU2 records), also editorial: 345 epilepsy and recurrent seizures, 780.3 "
     "convulsions, 291.81 alcohol withdrawal, 300.0 anxiety states (panic disorder 300.01), 307.41/307.42 and "
     "780.52 insomnia, 786.0 dyspnea and respiratory abnormalities, V66.7 encounter for palliative care; "

@@ -71,7 +71,9 @@ def rx(code: str | None = None, display: str | None = None, text: str | None = N
     return concept
 
 
-def cc(system: str | None = None, code: str | None = None, display: str | None = None, text: str | None = None) -> JSON:
+def cc(
+    system: str | None = None, code: str | None = None, display: str | None = None, text: str | None = None
+) -> JSON:
     concept: JSON = {}
     if code is not None:
         coding = {"system": system, "code": code}
@@ -145,7 +147,7 @@ def dosage(
 
 
 # ------------------------------------------------------------------------------ medications
-def med_order(
+def med_order(  # noqa: C901 - one builder for three FHIR versions' order shapes
     version: str,
     rid: str,
     medication: JSON | None = None,
@@ -168,11 +170,25 @@ def med_order(
     if version != DSTU2:
         r["intent"] = "order"
     if version == R4 and loose:
-        r["category"] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/medicationrequest-category",
-                                     "code": "community"}]}
+        r["category"] = {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/medicationrequest-category",
+                    "code": "community",
+                }
+            ]
+        }
     elif version == R4:
-        r["category"] = [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/medicationrequest-category",
-                                      "code": "community"}]}]
+        r["category"] = [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/medicationrequest-category",
+                        "code": "community",
+                    }
+                ]
+            }
+        ]
     if do_not_perform:
         r["doNotPerform"] = True
     if medication is not None:
@@ -256,7 +272,9 @@ def condition(
         if clinical is not None:
             r["clinicalStatus"] = cc("http://terminology.hl7.org/CodeSystem/condition-clinical", clinical)
         if verification is not None:
-            r["verificationStatus"] = cc("http://terminology.hl7.org/CodeSystem/condition-ver-status", verification)
+            r["verificationStatus"] = cc(
+                "http://terminology.hl7.org/CodeSystem/condition-ver-status", verification
+            )
         r["code"] = code
         r["subject"] = {"reference": f"Patient/{PATIENT}"}
         r["recordedDate"] = date_ago(400)
@@ -299,8 +317,10 @@ DIALYSIS_TEXT = {"text": "Hemodialysis dependence"}
 HYPERTENSION = cc(ICD10, "I10", "Essential (primary) hypertension")
 DIABETES = cc(ICD10, "E11.9", "Type 2 diabetes mellitus without complications")
 
-ALT, AST = ("1742-6", "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma"), (
-    "1920-8", "Aspartate aminotransferase [Enzymatic activity/volume] in Serum or Plasma")
+ALT, AST = (
+    ("1742-6", "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma"),
+    ("1920-8", "Aspartate aminotransferase [Enzymatic activity/volume] in Serum or Plasma"),
+)
 EGFR_CKDEPI = ("62238-1", "eGFR CKD-EPI")
 EGFR_2021 = ("98979-8", "eGFR CKD-EPI 2021")
 EGFR_MDRD = ("48642-3", "eGFR MDRD non-black")
@@ -320,8 +340,12 @@ def observation(
     value_string: str | None = None,
     ucum: str | None = None,
 ) -> JSON:
-    r: JSON = {"resourceType": "Observation", "id": rid, "status": "final",
-               "code": cc(LOINC, test[0], test[1])}
+    r: JSON = {
+        "resourceType": "Observation",
+        "id": rid,
+        "status": "final",
+        "code": cc(LOINC, test[0], test[1]),
+    }
     r["subject"] = {"reference": f"Patient/{PATIENT}"}
     r["effectiveDateTime"] = days_ago(age_days)
     if value_string is not None:
@@ -354,8 +378,16 @@ def ast(version: str, value: float, age_days: int, **kw: Any) -> JSON:
 
 
 def egfr(version: str, value: float, age_days: int, test: tuple[str, str] = EGFR_CKDEPI, **kw: Any) -> JSON:
-    return observation(version, f"egfr-{age_days}d", test, value, "mL/min/1.73m2", ucum="mL/min/{1.73_m2}",
-                       age_days=age_days, **kw)
+    return observation(
+        version,
+        f"egfr-{age_days}d",
+        test,
+        value,
+        "mL/min/1.73m2",
+        ucum="mL/min/{1.73_m2}",
+        age_days=age_days,
+        **kw,
+    )
 
 
 # ------------------------------------------------------------------------------ bundles, hooks
@@ -432,7 +464,11 @@ def hook_request(
 
 # ------------------------------------------------------------------------------ drugs used often
 def bac10(text: bool = True) -> JSON:  # SBD as the sandbox sends it
-    return rx("202109", "Baclofen 10 MG Oral Tablet [Lioresal]", "Baclofen 10 MG Oral Tablet [Lioresal]" if text else None)
+    return rx(
+        "202109",
+        "Baclofen 10 MG Oral Tablet [Lioresal]",
+        "Baclofen 10 MG Oral Tablet [Lioresal]" if text else None,
+    )
 
 
 BAC10_SCD = rx("197391", "Baclofen 10 MG Oral Tablet")
@@ -499,110 +535,237 @@ def case(folder: str, name: str, hook: str, version: str, drafts: list[JSON], **
 def baclofen_dantrolene_combination() -> None:
     f = "baclofen-dantrolene-combination"
     v = R4
-    case(f, "fires-r4-select-sandbox-lioresal-with-active-oral-dantrolene-als", "order-select", v,
-         [med_order(v, "request-123", bac10(), dosages=[dosage(v, 1, "{pill}", freq=3)], loose=True)],
-         loose=True,
-         conditions=[als(v)],
-         orders=[active(v, "mr-dan", DAN25, [tid(v, 25, route="oral")])])
+    case(
+        f,
+        "fires-r4-select-sandbox-lioresal-with-active-oral-dantrolene-als",
+        "order-select",
+        v,
+        [med_order(v, "request-123", bac10(), dosages=[dosage(v, 1, "{pill}", freq=3)], loose=True)],
+        loose=True,
+        conditions=[als(v)],
+        orders=[active(v, "mr-dan", DAN25, [tid(v, 25, route="oral")])],
+    )
     v = DSTU2
-    case(f, "fires-dstu2-sign-dantrolene-with-active-baclofen-ms-icd9", "order-sign", v,
-         [med_order(v, "order-123", DAN25, dosages=[tid(v, 25)])],
-         conditions=[condition(v, "cond-ms", MS_ICD9)],
-         orders=[active(v, "mo-bac", BAC10_SCD, [tid(v, 10)])],
-         liver=[alt(v, 22, 20), ast(v, 25, 20)])
+    case(
+        f,
+        "fires-dstu2-sign-dantrolene-with-active-baclofen-ms-icd9",
+        "order-sign",
+        v,
+        [med_order(v, "order-123", DAN25, dosages=[tid(v, 25)])],
+        conditions=[condition(v, "cond-ms", MS_ICD9)],
+        orders=[active(v, "mo-bac", BAC10_SCD, [tid(v, 10)])],
+        liver=[alt(v, 22, 20), ast(v, 25, 20)],
+    )
     v = STU3
-    case(f, "fires-stu3-prescribe-gablofen-mcg-with-dantrolene-statement", "medication-prescribe", v,
-         [med_order(v, "req-it", GABLOFEN_TEXT, dosages=[daily(v, 300, "mcg")])],
-         conditions=[condition(v, "cond-sci", PARAPLEGIA_TEXT)],
-         statements=[statement(v, "ms-dan", DAN50_SBD, dosages=[tid(v, 50)])])
+    case(
+        f,
+        "fires-stu3-prescribe-gablofen-mcg-with-dantrolene-statement",
+        "medication-prescribe",
+        v,
+        [med_order(v, "req-it", GABLOFEN_TEXT, dosages=[daily(v, 300, "mcg")])],
+        conditions=[condition(v, "cond-sci", PARAPLEGIA_TEXT)],
+        statements=[statement(v, "ms-dan", DAN50_SBD, dosages=[tid(v, 50)])],
+    )
     v = R4
     bac_draft = med_order(v, "mr-bac-draft", BAC_IN, dosages=[tid(v, 5, route="oral")])
     dan_new = med_order(v, "mr-dan-new", DANTRIUM_TEXT, dosages=[daily(v, 25)])
-    case(f, "fires-r4-select-dantrium-text-with-unselected-baclofen-draft", "order-select", v,
-         [bac_draft, dan_new], select=[dan_new],
-         liver=[alt(v, 30, 10), ast(v, 28, 10)])
+    case(
+        f,
+        "fires-r4-select-dantrium-text-with-unselected-baclofen-draft",
+        "order-select",
+        v,
+        [bac_draft, dan_new],
+        select=[dan_new],
+        liver=[alt(v, 30, 10), ast(v, 28, 10)],
+    )
     med = medication("med-bac", rx("197392", "Baclofen 20 MG Oral Tablet"))
-    case(f, "fires-r4-sign-contained-medication-baclofen-with-active-dantrolene", "order-sign", v,
-         [med_order(v, "mr-contained", None, contained=[med], med_ref="#med-bac", dosages=[tid(v, 1, "{tbl}")])],
-         conditions=[condition(v, "cond-stroke", STROKE_ICD10)],
-         orders=[active(v, "mr-dan", DAN100, [daily(v, 100)])])
+    case(
+        f,
+        "fires-r4-sign-contained-medication-baclofen-with-active-dantrolene",
+        "order-sign",
+        v,
+        [
+            med_order(
+                v, "mr-contained", None, contained=[med], med_ref="#med-bac", dosages=[tid(v, 1, "{tbl}")]
+            )
+        ],
+        conditions=[condition(v, "cond-stroke", STROKE_ICD10)],
+        orders=[active(v, "mr-dan", DAN100, [daily(v, 100)])],
+    )
     v = STU3
-    case(f, "fires-stu3-sign-dantrolene-with-active-baclofen-medication-in-prefetch", "order-sign", v,
-         [med_order(v, "req-dan", DAN25, dosages=[tid(v, 25)])],
-         orders=[active(v, "mr-bac", None, [tid(v, 10)], med_ref="Medication/med-bac")],
-         extra_prefetch=[medication("med-bac", BAC10_SCD)],
-         liver=[alt(v, 20, 5), ast(v, 20, 5)])
+    case(
+        f,
+        "fires-stu3-sign-dantrolene-with-active-baclofen-medication-in-prefetch",
+        "order-sign",
+        v,
+        [med_order(v, "req-dan", DAN25, dosages=[tid(v, 25)])],
+        orders=[active(v, "mr-bac", None, [tid(v, 10)], med_ref="Medication/med-bac")],
+        extra_prefetch=[medication("med-bac", BAC10_SCD)],
+        liver=[alt(v, 20, 5), ast(v, 20, 5)],
+    )
     v = R4
     # silent
-    case(f, "silent-r4-sign-new-baclofen-with-active-iv-ryanodex", "order-sign", v,
-         [med_order(v, "mr-bac", BAC10_SCD, dosages=[tid(v, 10)])],
-         conditions=[als(v)],
-         orders=[active(v, "mr-ryanodex", RYANODEX_TEXT, [dosage(v, 250, "mg", freq=1, route="iv")])])
-    case(f, "silent-r4-select-new-iv-dantrolene-856696-with-active-baclofen", "order-select", v,
-         [med_order(v, "mr-dan-iv", DAN_IV_CODE, dosages=[dosage(v, 2.5, "mg", freq=1, route="iv")])],
-         conditions=[als(v)],
-         orders=[active(v, "mr-bac", BAC10_SCD, [tid(v, 10)])])
+    case(
+        f,
+        "silent-r4-sign-new-baclofen-with-active-iv-ryanodex",
+        "order-sign",
+        v,
+        [med_order(v, "mr-bac", BAC10_SCD, dosages=[tid(v, 10)])],
+        conditions=[als(v)],
+        orders=[active(v, "mr-ryanodex", RYANODEX_TEXT, [dosage(v, 250, "mg", freq=1, route="iv")])],
+    )
+    case(
+        f,
+        "silent-r4-select-new-iv-dantrolene-856696-with-active-baclofen",
+        "order-select",
+        v,
+        [med_order(v, "mr-dan-iv", DAN_IV_CODE, dosages=[dosage(v, 2.5, "mg", freq=1, route="iv")])],
+        conditions=[als(v)],
+        orders=[active(v, "mr-bac", BAC10_SCD, [tid(v, 10)])],
+    )
     v = STU3
-    case(f, "silent-stu3-sign-new-tizanidine-with-active-baclofen-and-dantrolene", "order-sign", v,
-         [med_order(v, "req-tiz", TIZ4, dosages=[tid(v, 4)])],
-         conditions=[condition(v, "cond-ms", MS_SNOMED)],
-         orders=[active(v, "mr-bac", BAC10_SCD, [tid(v, 10)]), active(v, "mr-dan", DAN25, [tid(v, 25)])])
+    case(
+        f,
+        "silent-stu3-sign-new-tizanidine-with-active-baclofen-and-dantrolene",
+        "order-sign",
+        v,
+        [med_order(v, "req-tiz", TIZ4, dosages=[tid(v, 4)])],
+        conditions=[condition(v, "cond-ms", MS_SNOMED)],
+        orders=[active(v, "mr-bac", BAC10_SCD, [tid(v, 10)]), active(v, "mr-dan", DAN25, [tid(v, 25)])],
+    )
     v = R4
-    case(f, "silent-r4-sign-draft-stops-baclofen-while-dantrolene-active", "order-sign", v,
-         [med_order(v, "mr-bac-stop", BAC10_SCD, status="stopped")],
-         conditions=[als(v)],
-         orders=[active(v, "mr-bac", BAC10_SCD, [tid(v, 10)]), active(v, "mr-dan", DAN25, [tid(v, 25)])])
-    sr = {"resourceType": "ServiceRequest", "id": "sr-1", "status": "draft", "intent": "order",
-          "code": cc(LOINC, "24325-3", "Hepatic function panel"), "subject": {"reference": f"Patient/{PATIENT}"}}
-    case(f, "silent-r4-select-servicerequest-selected-baclofen-dantrolene-drafts-unselected", "order-select", v,
-         [sr, med_order(v, "mr-bac", BAC10_SCD, dosages=[tid(v, 10)]),
-          med_order(v, "mr-dan", DAN25, dosages=[tid(v, 25)])], select=[sr],
-         conditions=[als(v)])
+    case(
+        f,
+        "silent-r4-sign-draft-stops-baclofen-while-dantrolene-active",
+        "order-sign",
+        v,
+        [med_order(v, "mr-bac-stop", BAC10_SCD, status="stopped")],
+        conditions=[als(v)],
+        orders=[active(v, "mr-bac", BAC10_SCD, [tid(v, 10)]), active(v, "mr-dan", DAN25, [tid(v, 25)])],
+    )
+    sr = {
+        "resourceType": "ServiceRequest",
+        "id": "sr-1",
+        "status": "draft",
+        "intent": "order",
+        "code": cc(LOINC, "24325-3", "Hepatic function panel"),
+        "subject": {"reference": f"Patient/{PATIENT}"},
+    }
+    case(
+        f,
+        "silent-r4-select-servicerequest-selected-baclofen-dantrolene-drafts-unselected",
+        "order-select",
+        v,
+        [
+            sr,
+            med_order(v, "mr-bac", BAC10_SCD, dosages=[tid(v, 10)]),
+            med_order(v, "mr-dan", DAN25, dosages=[tid(v, 25)]),
+        ],
+        select=[sr],
+        conditions=[als(v)],
+    )
     v = DSTU2
-    case(f, "silent-dstu2-prescribe-baclofen-dantrolene-statement-completed", "medication-prescribe", v,
-         [med_order(v, "order-1", BAC20_SCD, dosages=[tid(v, 20)])],
-         conditions=[condition(v, "cond-ms", MS_ICD10)],
-         statements=[statement(v, "ms-dan", DAN25, status="completed",
-                               dosages=[dosage(v, 25, freq=3, statement_dstu2=True)])])
+    case(
+        f,
+        "silent-dstu2-prescribe-baclofen-dantrolene-statement-completed",
+        "medication-prescribe",
+        v,
+        [med_order(v, "order-1", BAC20_SCD, dosages=[tid(v, 20)])],
+        conditions=[condition(v, "cond-ms", MS_ICD10)],
+        statements=[
+            statement(
+                v, "ms-dan", DAN25, status="completed", dosages=[dosage(v, 25, freq=3, statement_dstu2=True)]
+            )
+        ],
+    )
 
 
 def benzodiazepine_spasticity() -> None:
     f = "benzodiazepine-spasticity"
     v = R4
-    case(f, "fires-r4-sign-valium-sbd-als-warning-offers-baclofen-and-tizanidine", "order-sign", v,
-         [med_order(v, "mr-diaz", DIAZ5_SBD, dosages=[tid(v, 1, "{tbl}", route="oral")])],
-         conditions=[als(v)])
+    case(
+        f,
+        "fires-r4-sign-valium-sbd-als-warning-offers-baclofen-and-tizanidine",
+        "order-sign",
+        v,
+        [med_order(v, "mr-diaz", DIAZ5_SBD, dosages=[tid(v, 1, "{tbl}", route="oral")])],
+        conditions=[als(v)],
+    )
     v = DSTU2
-    case(f, "fires-dstu2-select-valium-text-only-ms-info", "order-select", v,
-         [med_order(v, "order-123", VALIUM_TEXT, dosages=[daily(v, 5)])],
-         conditions=[condition(v, "cond-ms", MS_ICD10)])
+    case(
+        f,
+        "fires-dstu2-select-valium-text-only-ms-info",
+        "order-select",
+        v,
+        [med_order(v, "order-123", VALIUM_TEXT, dosages=[daily(v, 5)])],
+        conditions=[condition(v, "cond-ms", MS_ICD10)],
+    )
     v = STU3
-    case(f, "fires-stu3-prescribe-lorazepam-active-baclofen-no-condition-offers-tizanidine", "medication-prescribe", v,
-         [med_order(v, "req-loraz", LORAZ1, dosages=[dosage(v, 1, freq=2)])],
-         orders=[active(v, "mr-bac", BAC10_SCD, [tid(v, 10)])])
+    case(
+        f,
+        "fires-stu3-prescribe-lorazepam-active-baclofen-no-condition-offers-tizanidine",
+        "medication-prescribe",
+        v,
+        [med_order(v, "req-loraz", LORAZ1, dosages=[dosage(v, 1, freq=2)])],
+        orders=[active(v, "mr-bac", BAC10_SCD, [tid(v, 10)])],
+    )
     v = R4
-    case(f, "fires-r4-select-sandbox-clonazepam-reason-muscle-spasm", "order-select", v,
-         [med_order(v, "request-123", rx("197527", "Clonazepam 0.5 MG Oral Tablet", "Clonazepam 0.5 MG Oral Tablet"),
-                    dosages=[dosage(v, 1, "{pill}", freq=2)], reason=cc(SNOMED, "45352006", "Spasm", "Muscle spasm"),
-                    loose=True)], loose=True)
-    case(f, "fires-r4-sign-diazepam-ingredient-als-icd10-baclofen-tizanidine-active-remove-only", "order-sign", v,
-         [med_order(v, "mr-diaz", DIAZ_IN, dosages=[tid(v, 2)])],
-         conditions=[als(v, code=ALS_ICD10)],
-         orders=[active(v, "mr-bac", BAC10_SCD, [tid(v, 10)]), active(v, "mr-tiz", TIZ4, [tid(v, 4)])])
+    case(
+        f,
+        "fires-r4-select-sandbox-clonazepam-reason-muscle-spasm",
+        "order-select",
+        v,
+        [
+            med_order(
+                v,
+                "request-123",
+                rx("197527", "Clonazepam 0.5 MG Oral Tablet", "Clonazepam 0.5 MG Oral Tablet"),
+                dosages=[dosage(v, 1, "{pill}", freq=2)],
+                reason=cc(SNOMED, "45352006", "Spasm", "Muscle spasm"),
+                loose=True,
+            )
+        ],
+        loose=True,
+    )
+    case(
+        f,
+        "fires-r4-sign-diazepam-ingredient-als-icd10-baclofen-tizanidine-active-remove-only",
+        "order-sign",
+        v,
+        [med_order(v, "mr-diaz", DIAZ_IN, dosages=[tid(v, 2)])],
+        conditions=[als(v, code=ALS_ICD10)],
+        orders=[active(v, "mr-bac", BAC10_SCD, [tid(v, 10)]), active(v, "mr-tiz", TIZ4, [tid(v, 4)])],
+    )
     v = DSTU2
-    case(f, "fires-dstu2-sign-klonopin-als-icd9-warning", "order-sign", v,
-         [med_order(v, "order-kl", KLONOPIN, dosages=[daily(v, 1)])],
-         conditions=[als(v, code=ALS_ICD9, verification=None)])
+    case(
+        f,
+        "fires-dstu2-sign-klonopin-als-icd9-warning",
+        "order-sign",
+        v,
+        [med_order(v, "order-kl", KLONOPIN, dosages=[daily(v, 1)])],
+        conditions=[als(v, code=ALS_ICD9, verification=None)],
+    )
     v = STU3
-    case(f, "fires-stu3-select-temazepam-unselected-tizanidine-draft-pls", "order-select", v,
-         [med_order(v, "req-tema", TEMAZ15, dosages=[daily(v, 15)]),
-          med_order(v, "req-tiz", TIZ2_SBD, dosages=[tid(v, 2)])],
-         conditions=[condition(v, "cond-pls", PLS_SNOMED)])
+    case(
+        f,
+        "fires-stu3-select-temazepam-unselected-tizanidine-draft-pls",
+        "order-select",
+        v,
+        [
+            med_order(v, "req-tema", TEMAZ15, dosages=[daily(v, 15)]),
+            med_order(v, "req-tiz", TIZ2_SBD, dosages=[tid(v, 2)]),
+        ],
+        conditions=[condition(v, "cond-pls", PLS_SNOMED)],
+    )
     # silent: each kind of non-spasticity reason (ALS patient, oral benzodiazepine)
     reasons = [
         (R4, "seizure-icd10-g40", cc(ICD10, "G40.909", "Epilepsy, unspecified, not intractable")),
         (STU3, "status-epilepticus-text", {"text": "Status epilepticus rescue"}),
-        (DSTU2, "alcohol-withdrawal-icd10-f10-230", cc(ICD10, "F10.230", "Alcohol dependence with withdrawal, uncomplicated")),
+        (
+            DSTU2,
+            "alcohol-withdrawal-icd10-f10-230",
+            cc(ICD10, "F10.230", "Alcohol dependence with withdrawal, uncomplicated"),
+        ),
         (R4, "procedural-sedation-text", {"text": "Procedural sedation for MRI"}),
         (STU3, "anxiety-icd10-f41-1", cc(ICD10, "F41.1", "Generalized anxiety disorder")),
         (R4, "panic-text", {"text": "Panic attacks"}),
@@ -619,487 +782,1120 @@ def benzodiazepine_spasticity() -> None:
         if hook == "medication-prescribe" and v == R4:
             hook = "order-sign"
         drug = [LORAZ1, DIAZ5_SCD, CLONAZ05, ALPRAZ025][i % 4]
-        case(f, f"silent-{v.lower()}-reason-{label}", hook, v,
-             [med_order(v, f"draft-{i}", drug, dosages=[dosage(v, 1, "{tbl}", freq=2)], reason=reason)],
-             conditions=[als(v, code=ALS_SNOMED if v == R4 else ALS_ICD10)])
+        case(
+            f,
+            f"silent-{v.lower()}-reason-{label}",
+            hook,
+            v,
+            [med_order(v, f"draft-{i}", drug, dosages=[dosage(v, 1, "{tbl}", freq=2)], reason=reason)],
+            conditions=[als(v, code=ALS_SNOMED if v == R4 else ALS_ICD10)],
+        )
     v = R4
     cond_anx = condition(v, "cond-anx", cc(ICD10, "F41.0", "Panic disorder"))
-    case(f, "silent-r4-sign-reason-reference-to-panic-condition-in-bundle", "order-sign", v,
-         [med_order(v, "mr-alpraz", ALPRAZ025, dosages=[tid(v, 0.25)], reason_ref={"reference": "Condition/cond-anx"}),
-          cond_anx],
-         conditions=[als(v), cond_anx])
-    case(f, "silent-r4-sign-reason-reference-to-panic-condition-in-prefetch-only", "order-sign", v,
-         [med_order(v, "mr-alpraz-2", ALPRAZ025, dosages=[tid(v, 0.25)], reason_ref={"reference": "Condition/cond-anx"})],
-         conditions=[als(v), cond_anx])
-    case(f, "silent-dstu2-sign-reason-icd9-epilepsy-code-only", "order-sign", DSTU2,
-         [med_order(DSTU2, "mo-clonaz", CLONAZ05, dosages=[dosage(DSTU2, 1, "{tbl}", freq=2)],
-                    reason=cc(ICD9, "345.90"))],
-         conditions=[als(DSTU2, code=ALS_ICD10)])
-    case(f, "silent-r4-sign-iv-lorazepam-route-als", "order-sign", v,
-         [med_order(v, "mr-loraz-iv", rx("6470", "Lorazepam"), dosages=[daily(v, 2, route="iv")])],
-         conditions=[als(v)])
+    case(
+        f,
+        "silent-r4-sign-reason-reference-to-panic-condition-in-bundle",
+        "order-sign",
+        v,
+        [
+            med_order(
+                v,
+                "mr-alpraz",
+                ALPRAZ025,
+                dosages=[tid(v, 0.25)],
+                reason_ref={"reference": "Condition/cond-anx"},
+            ),
+            cond_anx,
+        ],
+        conditions=[als(v), cond_anx],
+    )
+    case(
+        f,
+        "silent-r4-sign-reason-reference-to-panic-condition-in-prefetch-only",
+        "order-sign",
+        v,
+        [
+            med_order(
+                v,
+                "mr-alpraz-2",
+                ALPRAZ025,
+                dosages=[tid(v, 0.25)],
+                reason_ref={"reference": "Condition/cond-anx"},
+            )
+        ],
+        conditions=[als(v), cond_anx],
+    )
+    case(
+        f,
+        "silent-dstu2-sign-reason-icd9-epilepsy-code-only",
+        "order-sign",
+        DSTU2,
+        [
+            med_order(
+                DSTU2,
+                "mo-clonaz",
+                CLONAZ05,
+                dosages=[dosage(DSTU2, 1, "{tbl}", freq=2)],
+                reason=cc(ICD9, "345.90"),
+            )
+        ],
+        conditions=[als(DSTU2, code=ALS_ICD10)],
+    )
+    case(
+        f,
+        "silent-r4-sign-iv-lorazepam-route-als",
+        "order-sign",
+        v,
+        [med_order(v, "mr-loraz-iv", rx("6470", "Lorazepam"), dosages=[daily(v, 2, route="iv")])],
+        conditions=[als(v)],
+    )
     v = STU3
-    case(f, "silent-stu3-select-lorazepam-injectable-product-no-route-als", "order-select", v,
-         [med_order(v, "req-loraz-inj", LORAZ_INJ, dosages=[daily(v, 1, "mL")])],
-         conditions=[als(v)])
+    case(
+        f,
+        "silent-stu3-select-lorazepam-injectable-product-no-route-als",
+        "order-select",
+        v,
+        [med_order(v, "req-loraz-inj", LORAZ_INJ, dosages=[daily(v, 1, "mL")])],
+        conditions=[als(v)],
+    )
     v = R4
-    case(f, "silent-r4-sign-nayzilam-nasal-spasticity", "order-sign", v,
-         [med_order(v, "mr-nayz", NAYZILAM, dosages=[daily(v, 5)])],
-         conditions=[condition(v, "cond-sp", SPASTICITY_SNOMED)])
-    case(f, "silent-r4-select-unselected-diazepam-draft-is-not-new-baclofen-selected", "order-select", v,
-         [med_order(v, "mr-bac", BAC10_SCD, dosages=[tid(v, 10)]),
-          med_order(v, "mr-diaz", DIAZ5_SBD, dosages=[tid(v, 5)])],
-         conditions=[als(v)])
-    case(f, "silent-r4-select-diazepam-no-spasticity-context", "order-select", v,
-         [med_order(v, "mr-diaz", DIAZ5_SCD, dosages=[daily(v, 5)])],
-         conditions=[condition(v, "cond-htn", HYPERTENSION)])
-    case(f, "silent-r4-sign-diazepam-als-refuted", "order-sign", v,
-         [med_order(v, "mr-diaz", DIAZ5_SCD, dosages=[daily(v, 5)])],
-         conditions=[als(v, verification="refuted")])
+    case(
+        f,
+        "silent-r4-sign-nayzilam-nasal-spasticity",
+        "order-sign",
+        v,
+        [med_order(v, "mr-nayz", NAYZILAM, dosages=[daily(v, 5)])],
+        conditions=[condition(v, "cond-sp", SPASTICITY_SNOMED)],
+    )
+    case(
+        f,
+        "silent-r4-select-unselected-diazepam-draft-is-not-new-baclofen-selected",
+        "order-select",
+        v,
+        [
+            med_order(v, "mr-bac", BAC10_SCD, dosages=[tid(v, 10)]),
+            med_order(v, "mr-diaz", DIAZ5_SBD, dosages=[tid(v, 5)]),
+        ],
+        conditions=[als(v)],
+    )
+    case(
+        f,
+        "silent-r4-select-diazepam-no-spasticity-context",
+        "order-select",
+        v,
+        [med_order(v, "mr-diaz", DIAZ5_SCD, dosages=[daily(v, 5)])],
+        conditions=[condition(v, "cond-htn", HYPERTENSION)],
+    )
+    case(
+        f,
+        "silent-r4-sign-diazepam-als-refuted",
+        "order-sign",
+        v,
+        [med_order(v, "mr-diaz", DIAZ5_SCD, dosages=[daily(v, 5)])],
+        conditions=[als(v, verification="refuted")],
+    )
     v = STU3
-    case(f, "silent-stu3-sign-diazepam-spasticity-entered-in-error", "order-sign", v,
-         [med_order(v, "req-diaz", DIAZ5_SBD, dosages=[daily(v, 5)])],
-         conditions=[condition(v, "cond-sp", SPASTICITY_SNOMED, verification="entered-in-error")])
+    case(
+        f,
+        "silent-stu3-sign-diazepam-spasticity-entered-in-error",
+        "order-sign",
+        v,
+        [med_order(v, "req-diaz", DIAZ5_SBD, dosages=[daily(v, 5)])],
+        conditions=[condition(v, "cond-sp", SPASTICITY_SNOMED, verification="entered-in-error")],
+    )
     v = DSTU2
-    case(f, "silent-dstu2-prescribe-valium-ms-resolved-stroke-inactive", "medication-prescribe", v,
-         [med_order(v, "order-1", VALIUM_TEXT, dosages=[daily(v, 5)])],
-         conditions=[condition(v, "cond-ms", MS_ICD10, clinical="resolved"),
-                     condition(v, "cond-stroke", STROKE_ICD10, clinical="inactive")])
+    case(
+        f,
+        "silent-dstu2-prescribe-valium-ms-resolved-stroke-inactive",
+        "medication-prescribe",
+        v,
+        [med_order(v, "order-1", VALIUM_TEXT, dosages=[daily(v, 5)])],
+        conditions=[
+            condition(v, "cond-ms", MS_ICD10, clinical="resolved"),
+            condition(v, "cond-stroke", STROKE_ICD10, clinical="inactive"),
+        ],
+    )
     v = R4
-    case(f, "silent-r4-sign-diazepam-als-remission", "order-sign", v,
-         [med_order(v, "mr-diaz", DIAZ5_SCD, dosages=[daily(v, 5)])],
-         conditions=[als(v, clinical="remission")])
-    case(f, "silent-r4-sign-benzo-stop-draft-do-not-perform-als", "order-sign", v,
-         [med_order(v, "mr-diaz-stop", DIAZ5_SCD, do_not_perform=True)],
-         conditions=[als(v)], orders=[active(v, "mr-diaz", DIAZ5_SCD, [daily(v, 5)])])
+    case(
+        f,
+        "silent-r4-sign-diazepam-als-remission",
+        "order-sign",
+        v,
+        [med_order(v, "mr-diaz", DIAZ5_SCD, dosages=[daily(v, 5)])],
+        conditions=[als(v, clinical="remission")],
+    )
+    case(
+        f,
+        "silent-r4-sign-benzo-stop-draft-do-not-perform-als",
+        "order-sign",
+        v,
+        [med_order(v, "mr-diaz-stop", DIAZ5_SCD, do_not_perform=True)],
+        conditions=[als(v)],
+        orders=[active(v, "mr-diaz", DIAZ5_SCD, [daily(v, 5)])],
+    )
 
 
 def cns_depressant_combination() -> None:
     f = "cns-depressant-combination"
     v = R4
-    case(f, "fires-r4-select-lorazepam-with-active-tizanidine-als", "order-select", v,
-         [med_order(v, "mr-loraz", LORAZ1, dosages=[dosage(v, 1, freq=2)])],
-         conditions=[als(v)],
-         orders=[active(v, "mr-tiz", TIZ4, [tid(v, 4)])])
+    case(
+        f,
+        "fires-r4-select-lorazepam-with-active-tizanidine-als",
+        "order-select",
+        v,
+        [med_order(v, "mr-loraz", LORAZ1, dosages=[dosage(v, 1, freq=2)])],
+        conditions=[als(v)],
+        orders=[active(v, "mr-tiz", TIZ4, [tid(v, 4)])],
+    )
     v = DSTU2
-    case(f, "fires-dstu2-sign-clonazepam-for-seizures-with-active-baclofen", "order-sign", v,
-         [med_order(v, "order-clon", CLONAZ05, dosages=[dosage(v, 0.5, freq=2)],
-                    reason=cc(ICD10, "G40.909", "Epilepsy, unspecified"))],
-         conditions=[condition(v, "cond-als", ALS_TEXT)],
-         orders=[active(v, "mo-bac", BAC10_SCD, [tid(v, 10)])])
+    case(
+        f,
+        "fires-dstu2-sign-clonazepam-for-seizures-with-active-baclofen",
+        "order-sign",
+        v,
+        [
+            med_order(
+                v,
+                "order-clon",
+                CLONAZ05,
+                dosages=[dosage(v, 0.5, freq=2)],
+                reason=cc(ICD10, "G40.909", "Epilepsy, unspecified"),
+            )
+        ],
+        conditions=[condition(v, "cond-als", ALS_TEXT)],
+        orders=[active(v, "mo-bac", BAC10_SCD, [tid(v, 10)])],
+    )
     v = STU3
-    case(f, "fires-stu3-prescribe-new-baclofen-with-alprazolam-statement", "medication-prescribe", v,
-         [med_order(v, "req-bac", BAC_IN, dosages=[tid(v, 5)])],
-         conditions=[condition(v, "cond-ms", MS_ICD10)],
-         statements=[statement(v, "ms-alpraz", ALPRAZ025, dosages=[tid(v, 0.25)])])
+    case(
+        f,
+        "fires-stu3-prescribe-new-baclofen-with-alprazolam-statement",
+        "medication-prescribe",
+        v,
+        [med_order(v, "req-bac", BAC_IN, dosages=[tid(v, 5)])],
+        conditions=[condition(v, "cond-ms", MS_ICD10)],
+        statements=[statement(v, "ms-alpraz", ALPRAZ025, dosages=[tid(v, 0.25)])],
+    )
     v = R4
-    case(f, "fires-r4-sign-iv-midazolam-with-intrathecal-baclofen", "order-sign", v,
-         [med_order(v, "mr-midaz", MIDAZ_INJ, dosages=[daily(v, 2, route="iv")],
-                    reason={"text": "Procedural sedation"})],
-         conditions=[als(v)],
-         orders=[active(v, "mr-it", GABLOFEN_TEXT, [daily(v, 400, "mcg", route="intrathecal")])])
-    case(f, "fires-r4-select-baclofen-with-unselected-diazepam-draft", "order-select", v,
-         [med_order(v, "mr-bac", LIORESAL_TEXT, dosages=[tid(v, 5)]),
-          med_order(v, "mr-diaz", VALIUM_TEXT, dosages=[daily(v, 5)])])
+    case(
+        f,
+        "fires-r4-sign-iv-midazolam-with-intrathecal-baclofen",
+        "order-sign",
+        v,
+        [
+            med_order(
+                v,
+                "mr-midaz",
+                MIDAZ_INJ,
+                dosages=[daily(v, 2, route="iv")],
+                reason={"text": "Procedural sedation"},
+            )
+        ],
+        conditions=[als(v)],
+        orders=[active(v, "mr-it", GABLOFEN_TEXT, [daily(v, 400, "mcg", route="intrathecal")])],
+    )
+    case(
+        f,
+        "fires-r4-select-baclofen-with-unselected-diazepam-draft",
+        "order-select",
+        v,
+        [
+            med_order(v, "mr-bac", LIORESAL_TEXT, dosages=[tid(v, 5)]),
+            med_order(v, "mr-diaz", VALIUM_TEXT, dosages=[daily(v, 5)]),
+        ],
+    )
     med = medication("med-loraz", LORAZ1)
-    case(f, "fires-r4-sign-lorazepam-medication-in-same-bundle-with-active-baclofen", "order-sign", v,
-         [med_order(v, "mr-loraz", None, med_ref="Medication/med-loraz", dosages=[tid(v, 1, "{tbl}")]), med],
-         orders=[active(v, "mr-bac", BAC10_SCD, [tid(v, 10)])])
-    case(f, "fires-r4-sign-two-benzodiazepines-one-card-naming-both", "order-sign", v,
-         [med_order(v, "mr-loraz", LORAZ1, dosages=[tid(v, 1)]), med_order(v, "mr-diaz", DIAZ5_SCD, dosages=[tid(v, 5)])],
-         conditions=[als(v)], orders=[active(v, "mr-bac", BAC10_SCD, [tid(v, 10)])])
+    case(
+        f,
+        "fires-r4-sign-lorazepam-medication-in-same-bundle-with-active-baclofen",
+        "order-sign",
+        v,
+        [med_order(v, "mr-loraz", None, med_ref="Medication/med-loraz", dosages=[tid(v, 1, "{tbl}")]), med],
+        orders=[active(v, "mr-bac", BAC10_SCD, [tid(v, 10)])],
+    )
+    case(
+        f,
+        "fires-r4-sign-two-benzodiazepines-one-card-naming-both",
+        "order-sign",
+        v,
+        [
+            med_order(v, "mr-loraz", LORAZ1, dosages=[tid(v, 1)]),
+            med_order(v, "mr-diaz", DIAZ5_SCD, dosages=[tid(v, 5)]),
+        ],
+        conditions=[als(v)],
+        orders=[active(v, "mr-bac", BAC10_SCD, [tid(v, 10)])],
+    )
     # silent
-    case(f, "silent-r4-sign-active-only-combination-new-iv-dantrolene", "order-sign", v,
-         [med_order(v, "mr-dan-iv", REVONTO_TEXT, dosages=[daily(v, 1, "mg", route="iv")])],
-         conditions=[als(v)],
-         orders=[active(v, "mr-bac", BAC10_SCD, [tid(v, 10)]), active(v, "mr-diaz", DIAZ5_SCD, [daily(v, 5)])])
+    case(
+        f,
+        "silent-r4-sign-active-only-combination-new-iv-dantrolene",
+        "order-sign",
+        v,
+        [med_order(v, "mr-dan-iv", REVONTO_TEXT, dosages=[daily(v, 1, "mg", route="iv")])],
+        conditions=[als(v)],
+        orders=[active(v, "mr-bac", BAC10_SCD, [tid(v, 10)]), active(v, "mr-diaz", DIAZ5_SCD, [daily(v, 5)])],
+    )
     v = STU3
-    case(f, "silent-stu3-select-new-baclofen-with-completed-diazepam-statement", "order-select", v,
-         [med_order(v, "req-bac", BAC10_SCD, dosages=[tid(v, 10)])],
-         conditions=[condition(v, "cond-ms", MS_ICD10)],
-         statements=[statement(v, "ms-diaz", DIAZ5_SCD, status="completed", dosages=[daily(v, 5)])])
+    case(
+        f,
+        "silent-stu3-select-new-baclofen-with-completed-diazepam-statement",
+        "order-select",
+        v,
+        [med_order(v, "req-bac", BAC10_SCD, dosages=[tid(v, 10)])],
+        conditions=[condition(v, "cond-ms", MS_ICD10)],
+        statements=[statement(v, "ms-diaz", DIAZ5_SCD, status="completed", dosages=[daily(v, 5)])],
+    )
     v = R4
-    case(f, "silent-r4-sign-lorazepam-do-not-perform-with-active-baclofen", "order-sign", v,
-         [med_order(v, "mr-loraz-stop", LORAZ1, do_not_perform=True)],
-         conditions=[als(v)],
-         orders=[active(v, "mr-loraz", LORAZ1, [daily(v, 1)]), active(v, "mr-bac", BAC10_SCD, [tid(v, 10)])])
+    case(
+        f,
+        "silent-r4-sign-lorazepam-do-not-perform-with-active-baclofen",
+        "order-sign",
+        v,
+        [med_order(v, "mr-loraz-stop", LORAZ1, do_not_perform=True)],
+        conditions=[als(v)],
+        orders=[active(v, "mr-loraz", LORAZ1, [daily(v, 1)]), active(v, "mr-bac", BAC10_SCD, [tid(v, 10)])],
+    )
     v = DSTU2
-    case(f, "silent-dstu2-sign-new-tizanidine-while-draft-cancels-active-lorazepam", "order-sign", v,
-         [med_order(v, "order-tiz", TIZ4, dosages=[tid(v, 4)]),
-          med_order(v, "order-loraz-cancel", LORAZ1, status="stopped")],
-         conditions=[als(v, code=ALS_ICD10)],
-         orders=[active(v, "mo-loraz", LORAZ1, [daily(v, 1)])])
+    case(
+        f,
+        "silent-dstu2-sign-new-tizanidine-while-draft-cancels-active-lorazepam",
+        "order-sign",
+        v,
+        [
+            med_order(v, "order-tiz", TIZ4, dosages=[tid(v, 4)]),
+            med_order(v, "order-loraz-cancel", LORAZ1, status="stopped"),
+        ],
+        conditions=[als(v, code=ALS_ICD10)],
+        orders=[active(v, "mo-loraz", LORAZ1, [daily(v, 1)])],
+    )
     v = R4
-    case(f, "silent-r4-select-diazepam-selected-benzo-only-no-antispastic", "order-select", v,
-         [med_order(v, "mr-diaz", DIAZ5_SCD, dosages=[daily(v, 5)], reason={"text": "Anxiety"})],
-         conditions=[als(v)],
-         orders=[active(v, "mr-dan-iv", DAN_IV_CODE, [daily(v, 20, route="iv")])])
+    case(
+        f,
+        "silent-r4-select-diazepam-selected-benzo-only-no-antispastic",
+        "order-select",
+        v,
+        [med_order(v, "mr-diaz", DIAZ5_SCD, dosages=[daily(v, 5)], reason={"text": "Anxiety"})],
+        conditions=[als(v)],
+        orders=[active(v, "mr-dan-iv", DAN_IV_CODE, [daily(v, 20, route="iv")])],
+    )
 
 
 def dantrolene_hepatic_disease() -> None:
     f = "dantrolene-hepatic-disease"
     v = R4
-    case(f, "fires-r4-sign-dantrolene-cirrhosis-icd10-critical", "order-sign", v,
-         [med_order(v, "mr-dan", DAN25, dosages=[daily(v, 25)])],
-         conditions=[als(v), condition(v, "cond-cirr", CIRRHOSIS_ICD10)])
+    case(
+        f,
+        "fires-r4-sign-dantrolene-cirrhosis-icd10-critical",
+        "order-sign",
+        v,
+        [med_order(v, "mr-dan", DAN25, dosages=[daily(v, 25)])],
+        conditions=[als(v), condition(v, "cond-cirr", CIRRHOSIS_ICD10)],
+    )
     v = STU3
-    case(f, "fires-stu3-select-dantrium-text-hepatitis-c-text", "order-select", v,
-         [med_order(v, "req-dan", DANTRIUM_TEXT, dosages=[daily(v, 25)])],
-         conditions=[condition(v, "cond-hcv", HEP_C_TEXT)],
-         liver=[alt(v, 30, 20), ast(v, 30, 20)])
+    case(
+        f,
+        "fires-stu3-select-dantrium-text-hepatitis-c-text",
+        "order-select",
+        v,
+        [med_order(v, "req-dan", DANTRIUM_TEXT, dosages=[daily(v, 25)])],
+        conditions=[condition(v, "cond-hcv", HEP_C_TEXT)],
+        liver=[alt(v, 30, 20), ast(v, 30, 20)],
+    )
     v = DSTU2
-    case(f, "fires-dstu2-prescribe-dantrolene-cirrhosis-icd9", "medication-prescribe", v,
-         [med_order(v, "order-dan", DAN50_SBD, dosages=[tid(v, 50)])],
-         conditions=[condition(v, "cond-cirr", CIRRHOSIS_ICD9)])
+    case(
+        f,
+        "fires-dstu2-prescribe-dantrolene-cirrhosis-icd9",
+        "medication-prescribe",
+        v,
+        [med_order(v, "order-dan", DAN50_SBD, dosages=[tid(v, 50)])],
+        conditions=[condition(v, "cond-cirr", CIRRHOSIS_ICD9)],
+    )
     v = R4
-    case(f, "fires-r4-select-sandbox-dantrolene-hepatitis-b-recurrence", "order-select", v,
-         [med_order(v, "request-123", rx("856660", "Dantrolene Sodium 50 MG Oral Capsule",
-                                         "Dantrolene Sodium 50 MG Oral Capsule"),
-                    dosages=[dosage(v, 1, "{pill}", freq=2)], loose=True)], loose=True,
-         conditions=[condition(v, "cond-hbv", HEP_B_ICD10, clinical="recurrence")])
+    case(
+        f,
+        "fires-r4-select-sandbox-dantrolene-hepatitis-b-recurrence",
+        "order-select",
+        v,
+        [
+            med_order(
+                v,
+                "request-123",
+                rx("856660", "Dantrolene Sodium 50 MG Oral Capsule", "Dantrolene Sodium 50 MG Oral Capsule"),
+                dosages=[dosage(v, 1, "{pill}", freq=2)],
+                loose=True,
+            )
+        ],
+        loose=True,
+        conditions=[condition(v, "cond-hbv", HEP_B_ICD10, clinical="recurrence")],
+    )
     v = DSTU2
-    case(f, "fires-dstu2-sign-dantrolene-cirrhosis-without-clinical-status", "order-sign", v,
-         [med_order(v, "order-dan", DAN25, dosages=[tid(v, 25)])],
-         conditions=[condition(v, "cond-cirr", CIRRHOSIS_ICD10, clinical=None)])
+    case(
+        f,
+        "fires-dstu2-sign-dantrolene-cirrhosis-without-clinical-status",
+        "order-sign",
+        v,
+        [med_order(v, "order-dan", DAN25, dosages=[tid(v, 25)])],
+        conditions=[condition(v, "cond-cirr", CIRRHOSIS_ICD10, clinical=None)],
+    )
     v = R4
     # silent
-    case(f, "silent-r4-sign-dantrolene-hepatitis-resolved", "order-sign", v,
-         [med_order(v, "mr-dan", DAN25, dosages=[daily(v, 25)])],
-         conditions=[condition(v, "cond-hbv", HEP_B_ICD10, clinical="resolved")])
-    case(f, "silent-r4-sign-ryanodex-iv-with-cirrhosis", "order-sign", v,
-         [med_order(v, "mr-ryan", RYANODEX_TEXT, dosages=[daily(v, 250)])],
-         conditions=[condition(v, "cond-cirr", CIRRHOSIS_ICD10)])
+    case(
+        f,
+        "silent-r4-sign-dantrolene-hepatitis-resolved",
+        "order-sign",
+        v,
+        [med_order(v, "mr-dan", DAN25, dosages=[daily(v, 25)])],
+        conditions=[condition(v, "cond-hbv", HEP_B_ICD10, clinical="resolved")],
+    )
+    case(
+        f,
+        "silent-r4-sign-ryanodex-iv-with-cirrhosis",
+        "order-sign",
+        v,
+        [med_order(v, "mr-ryan", RYANODEX_TEXT, dosages=[daily(v, 250)])],
+        conditions=[condition(v, "cond-cirr", CIRRHOSIS_ICD10)],
+    )
     v = STU3
-    case(f, "silent-stu3-prescribe-dantrolene-cirrhosis-refuted", "medication-prescribe", v,
-         [med_order(v, "req-dan", DAN100, dosages=[daily(v, 100)])],
-         conditions=[condition(v, "cond-cirr", CIRRHOSIS_ICD10, verification="refuted")],
-         liver=[alt(v, 20, 5), ast(v, 21, 5)])
+    case(
+        f,
+        "silent-stu3-prescribe-dantrolene-cirrhosis-refuted",
+        "medication-prescribe",
+        v,
+        [med_order(v, "req-dan", DAN100, dosages=[daily(v, 100)])],
+        conditions=[condition(v, "cond-cirr", CIRRHOSIS_ICD10, verification="refuted")],
+        liver=[alt(v, 20, 5), ast(v, 21, 5)],
+    )
     v = DSTU2
-    case(f, "silent-dstu2-sign-dantrolene-cirrhosis-entered-in-error", "order-sign", v,
-         [med_order(v, "order-dan", DAN25, dosages=[daily(v, 25)])],
-         conditions=[condition(v, "cond-cirr", CIRRHOSIS_ICD9, verification="entered-in-error")],
-         liver=[alt(v, 20, 5), ast(v, 21, 5)])
+    case(
+        f,
+        "silent-dstu2-sign-dantrolene-cirrhosis-entered-in-error",
+        "order-sign",
+        v,
+        [med_order(v, "order-dan", DAN25, dosages=[daily(v, 25)])],
+        conditions=[condition(v, "cond-cirr", CIRRHOSIS_ICD9, verification="entered-in-error")],
+        liver=[alt(v, 20, 5), ast(v, 21, 5)],
+    )
     v = R4
-    case(f, "silent-r4-sign-new-baclofen-with-cirrhosis", "order-sign", v,
-         [med_order(v, "mr-bac", BAC10_SCD, dosages=[tid(v, 10)])],
-         conditions=[condition(v, "cond-cirr", CIRRHOSIS_ICD10)])
-    case(f, "silent-r4-sign-dantrolene-stop-draft-with-cirrhosis", "order-sign", v,
-         [med_order(v, "mr-dan-stop", DAN25, status="cancelled")],
-         conditions=[condition(v, "cond-cirr", CIRRHOSIS_ICD10)],
-         orders=[active(v, "mr-dan", DAN25, [daily(v, 25)])])
+    case(
+        f,
+        "silent-r4-sign-new-baclofen-with-cirrhosis",
+        "order-sign",
+        v,
+        [med_order(v, "mr-bac", BAC10_SCD, dosages=[tid(v, 10)])],
+        conditions=[condition(v, "cond-cirr", CIRRHOSIS_ICD10)],
+    )
+    case(
+        f,
+        "silent-r4-sign-dantrolene-stop-draft-with-cirrhosis",
+        "order-sign",
+        v,
+        [med_order(v, "mr-dan-stop", DAN25, status="cancelled")],
+        conditions=[condition(v, "cond-cirr", CIRRHOSIS_ICD10)],
+        orders=[active(v, "mr-dan", DAN25, [daily(v, 25)])],
+    )
 
 
 def dantrolene_liver_monitoring() -> None:
     f = "dantrolene-liver-monitoring"
     v = R4
-    case(f, "fires-r4-sign-no-labs-servicerequest-suggestion", "order-sign", v,
-         [med_order(v, "mr-dan", DAN25, dosages=[daily(v, 25, route="oral")])],
-         conditions=[als(v)])
+    case(
+        f,
+        "fires-r4-sign-no-labs-servicerequest-suggestion",
+        "order-sign",
+        v,
+        [med_order(v, "mr-dan", DAN25, dosages=[daily(v, 25, route="oral")])],
+        conditions=[als(v)],
+    )
     v = STU3
-    case(f, "fires-stu3-select-no-labs-procedurerequest-suggestion", "order-select", v,
-         [med_order(v, "req-dan", DAN50_SBD, dosages=[tid(v, 50)])],
-         conditions=[condition(v, "cond-ms", MS_ICD10)])
+    case(
+        f,
+        "fires-stu3-select-no-labs-procedurerequest-suggestion",
+        "order-select",
+        v,
+        [med_order(v, "req-dan", DAN50_SBD, dosages=[tid(v, 50)])],
+        conditions=[condition(v, "cond-ms", MS_ICD10)],
+    )
     v = DSTU2
-    case(f, "fires-dstu2-prescribe-no-labs-diagnosticorder-suggestion", "medication-prescribe", v,
-         [med_order(v, "order-dan", DANTRIUM_TEXT, dosages=[daily(v, 25)])],
-         conditions=[condition(v, "cond-cp", CP_ICD10)])
+    case(
+        f,
+        "fires-dstu2-prescribe-no-labs-diagnosticorder-suggestion",
+        "medication-prescribe",
+        v,
+        [med_order(v, "order-dan", DANTRIUM_TEXT, dosages=[daily(v, 25)])],
+        conditions=[condition(v, "cond-cp", CP_ICD10)],
+    )
     v = R4
-    case(f, "fires-r4-sign-alt-above-reference-high", "order-sign", v,
-         [med_order(v, "mr-dan", DAN25, dosages=[daily(v, 25)])],
-         conditions=[als(v)],
-         liver=[alt(v, 120, 30), ast(v, 40, 30)])
+    case(
+        f,
+        "fires-r4-sign-alt-above-reference-high",
+        "order-sign",
+        v,
+        [med_order(v, "mr-dan", DAN25, dosages=[daily(v, 25)])],
+        conditions=[als(v)],
+        liver=[alt(v, 120, 30), ast(v, 40, 30)],
+    )
     v = STU3
-    case(f, "fires-stu3-sign-ast-flagged-h-no-range", "order-sign", v,
-         [med_order(v, "req-dan", DAN25, dosages=[daily(v, 25)])],
-         liver=[alt(v, 40, 12), observation(v, "ast-flag", AST, 70, "U/L", age_days=12, flag="H")])
+    case(
+        f,
+        "fires-stu3-sign-ast-flagged-h-no-range",
+        "order-sign",
+        v,
+        [med_order(v, "req-dan", DAN25, dosages=[daily(v, 25)])],
+        liver=[alt(v, 40, 12), observation(v, "ast-flag", AST, 70, "U/L", age_days=12, flag="H")],
+    )
     v = DSTU2
-    case(f, "fires-dstu2-sign-labs-120-days-old-count-as-none", "order-sign", v,
-         [med_order(v, "order-dan", DAN100, dosages=[daily(v, 100)])],
-         liver=[alt(v, 20, 120), ast(v, 22, 120)])
+    case(
+        f,
+        "fires-dstu2-sign-labs-120-days-old-count-as-none",
+        "order-sign",
+        v,
+        [med_order(v, "order-dan", DAN100, dosages=[daily(v, 100)])],
+        liver=[alt(v, 20, 120), ast(v, 22, 120)],
+    )
     v = R4
-    case(f, "fires-r4-select-normal-labs-91-days-old", "order-select", v,
-         [med_order(v, "mr-dan", DAN25, dosages=[daily(v, 25)])],
-         liver=[alt(v, 20, 91), ast(v, 22, 91)])
+    case(
+        f,
+        "fires-r4-select-normal-labs-91-days-old",
+        "order-select",
+        v,
+        [med_order(v, "mr-dan", DAN25, dosages=[daily(v, 25)])],
+        liver=[alt(v, 20, 91), ast(v, 22, 91)],
+    )
     # silent
-    case(f, "silent-r4-sign-normal-alt-ast-30-days", "order-sign", v,
-         [med_order(v, "mr-dan", DAN25, dosages=[daily(v, 25)])],
-         conditions=[als(v)],
-         liver=[alt(v, 22, 30), ast(v, 25, 30)])
+    case(
+        f,
+        "silent-r4-sign-normal-alt-ast-30-days",
+        "order-sign",
+        v,
+        [med_order(v, "mr-dan", DAN25, dosages=[daily(v, 25)])],
+        conditions=[als(v)],
+        liver=[alt(v, 22, 30), ast(v, 25, 30)],
+    )
     v = STU3
-    case(f, "silent-stu3-select-normal-alt-exactly-90-days", "order-select", v,
-         [med_order(v, "req-dan", DAN25, dosages=[daily(v, 25)])],
-         liver=[alt(v, 22, 90), ast(v, 24, 90)])
+    case(
+        f,
+        "silent-stu3-select-normal-alt-exactly-90-days",
+        "order-select",
+        v,
+        [med_order(v, "req-dan", DAN25, dosages=[daily(v, 25)])],
+        liver=[alt(v, 22, 90), ast(v, 24, 90)],
+    )
     v = DSTU2
-    case(f, "silent-dstu2-sign-latest-alt-normal-after-older-high", "order-sign", v,
-         [med_order(v, "order-dan", DAN25, dosages=[daily(v, 25)])],
-         liver=[alt(v, 25, 10), alt(v, 150, 60)])
+    case(
+        f,
+        "silent-dstu2-sign-latest-alt-normal-after-older-high",
+        "order-sign",
+        v,
+        [med_order(v, "order-dan", DAN25, dosages=[daily(v, 25)])],
+        liver=[alt(v, 25, 10), alt(v, 150, 60)],
+    )
     v = R4
-    case(f, "silent-r4-sign-hepatic-disease-takes-precedence", "order-sign", v,
-         [med_order(v, "mr-dan", DAN25, dosages=[daily(v, 25)])],
-         conditions=[condition(v, "cond-cirr", CIRRHOSIS_ICD10)])
-    case(f, "silent-r4-select-iv-dantrolene-856696-no-labs", "order-select", v,
-         [med_order(v, "mr-dan-iv", DAN_IV_CODE, dosages=[daily(v, 20)])])
-    case(f, "silent-r4-sign-iv-route-dantrolene-no-labs", "order-sign", v,
-         [med_order(v, "mr-dan-iv", {"text": "dantrolene"}, dosages=[daily(v, 100, route="iv")])])
+    case(
+        f,
+        "silent-r4-sign-hepatic-disease-takes-precedence",
+        "order-sign",
+        v,
+        [med_order(v, "mr-dan", DAN25, dosages=[daily(v, 25)])],
+        conditions=[condition(v, "cond-cirr", CIRRHOSIS_ICD10)],
+    )
+    case(
+        f,
+        "silent-r4-select-iv-dantrolene-856696-no-labs",
+        "order-select",
+        v,
+        [med_order(v, "mr-dan-iv", DAN_IV_CODE, dosages=[daily(v, 20)])],
+    )
+    case(
+        f,
+        "silent-r4-sign-iv-route-dantrolene-no-labs",
+        "order-sign",
+        v,
+        [med_order(v, "mr-dan-iv", {"text": "dantrolene"}, dosages=[daily(v, 100, route="iv")])],
+    )
     v = STU3
-    case(f, "silent-stu3-prescribe-revonto-no-labs", "medication-prescribe", v,
-         [med_order(v, "req-rev", REVONTO_TEXT, dosages=[daily(v, 20)])])
+    case(
+        f,
+        "silent-stu3-prescribe-revonto-no-labs",
+        "medication-prescribe",
+        v,
+        [med_order(v, "req-rev", REVONTO_TEXT, dosages=[daily(v, 20)])],
+    )
 
 
 def baclofen_abrupt_withdrawal() -> None:
     f = "baclofen-abrupt-withdrawal"
     v = R4
-    case(f, "fires-r4-sign-status-stopped-oral-baclofen", "order-sign", v,
-         [med_order(v, "mr-bac-stop", BAC20_SCD, status="stopped")],
-         conditions=[als(v)],
-         orders=[active(v, "mr-bac", BAC20_SCD, [tid(v, 20)])])
-    case(f, "fires-r4-select-do-not-perform-baclofen-ingredient", "order-select", v,
-         [med_order(v, "mr-bac-dnp", BAC_IN, do_not_perform=True)],
-         conditions=[condition(v, "cond-ms", MS_ICD10)],
-         statements=[statement(v, "ms-bac", LIORESAL_TEXT, dosages=[tid(v, 10)])])
+    case(
+        f,
+        "fires-r4-sign-status-stopped-oral-baclofen",
+        "order-sign",
+        v,
+        [med_order(v, "mr-bac-stop", BAC20_SCD, status="stopped")],
+        conditions=[als(v)],
+        orders=[active(v, "mr-bac", BAC20_SCD, [tid(v, 20)])],
+    )
+    case(
+        f,
+        "fires-r4-select-do-not-perform-baclofen-ingredient",
+        "order-select",
+        v,
+        [med_order(v, "mr-bac-dnp", BAC_IN, do_not_perform=True)],
+        conditions=[condition(v, "cond-ms", MS_ICD10)],
+        statements=[statement(v, "ms-bac", LIORESAL_TEXT, dosages=[tid(v, 10)])],
+    )
     v = DSTU2
-    case(f, "fires-dstu2-sign-stop-intrathecal-baclofen-critical", "order-sign", v,
-         [med_order(v, "order-it-stop", GABLOFEN_TEXT, status="stopped")],
-         conditions=[condition(v, "cond-sci", PARAPLEGIA_TEXT)],
-         orders=[active(v, "mo-it", GABLOFEN_TEXT, [daily(v, 300, "mcg", route="intrathecal")])])
+    case(
+        f,
+        "fires-dstu2-sign-stop-intrathecal-baclofen-critical",
+        "order-sign",
+        v,
+        [med_order(v, "order-it-stop", GABLOFEN_TEXT, status="stopped")],
+        conditions=[condition(v, "cond-sci", PARAPLEGIA_TEXT)],
+        orders=[active(v, "mo-it", GABLOFEN_TEXT, [daily(v, 300, "mcg", route="intrathecal")])],
+    )
     v = STU3
-    case(f, "fires-stu3-prescribe-cut-exactly-50-percent", "medication-prescribe", v,
-         [med_order(v, "req-bac", BAC10_SCD, dosages=[tid(v, 1, "{tbl}")])],
-         conditions=[condition(v, "cond-ms", MS_ICD10)],
-         orders=[active(v, "mr-bac", BAC20_SCD, [tid(v, 1, "{tbl}")])])
+    case(
+        f,
+        "fires-stu3-prescribe-cut-exactly-50-percent",
+        "medication-prescribe",
+        v,
+        [med_order(v, "req-bac", BAC10_SCD, dosages=[tid(v, 1, "{tbl}")])],
+        conditions=[condition(v, "cond-ms", MS_ICD10)],
+        orders=[active(v, "mr-bac", BAC20_SCD, [tid(v, 1, "{tbl}")])],
+    )
     v = R4
-    case(f, "fires-r4-sign-intrathecal-cut-400-to-200-mcg-critical", "order-sign", v,
-         [med_order(v, "mr-it-new", LIORESAL_IT_TEXT, dosages=[daily(v, 200, "mcg", route="intrathecal")])],
-         conditions=[als(v)],
-         orders=[active(v, "mr-it", LIORESAL_IT_TEXT, [daily(v, 400, "mcg", route="intrathecal")])])
+    case(
+        f,
+        "fires-r4-sign-intrathecal-cut-400-to-200-mcg-critical",
+        "order-sign",
+        v,
+        [med_order(v, "mr-it-new", LIORESAL_IT_TEXT, dosages=[daily(v, 200, "mcg", route="intrathecal")])],
+        conditions=[als(v)],
+        orders=[active(v, "mr-it", LIORESAL_IT_TEXT, [daily(v, 400, "mcg", route="intrathecal")])],
+    )
     # silent
     v = STU3
-    case(f, "silent-stu3-prescribe-cut-40-percent", "medication-prescribe", v,
-         [med_order(v, "req-bac", BAC_IN, dosages=[tid(v, 12)])],
-         conditions=[condition(v, "cond-ms", MS_ICD10)],
-         orders=[active(v, "mr-bac", BAC20_SCD, [tid(v, 20)])])
+    case(
+        f,
+        "silent-stu3-prescribe-cut-40-percent",
+        "medication-prescribe",
+        v,
+        [med_order(v, "req-bac", BAC_IN, dosages=[tid(v, 12)])],
+        conditions=[condition(v, "cond-ms", MS_ICD10)],
+        orders=[active(v, "mr-bac", BAC20_SCD, [tid(v, 20)])],
+    )
     v = R4
-    case(f, "silent-r4-sign-route-switch-oral-to-intrathecal", "order-sign", v,
-         [med_order(v, "mr-it", GABLOFEN_TEXT, dosages=[daily(v, 100, "mcg", route="intrathecal")])],
-         conditions=[als(v)],
-         orders=[active(v, "mr-bac", BAC20_SCD, [tid(v, 20)])])
-    case(f, "silent-r4-sign-stop-draft-without-active-baclofen", "order-sign", v,
-         [med_order(v, "mr-bac-stop", BAC20_SCD, status="stopped")],
-         conditions=[als(v)])
+    case(
+        f,
+        "silent-r4-sign-route-switch-oral-to-intrathecal",
+        "order-sign",
+        v,
+        [med_order(v, "mr-it", GABLOFEN_TEXT, dosages=[daily(v, 100, "mcg", route="intrathecal")])],
+        conditions=[als(v)],
+        orders=[active(v, "mr-bac", BAC20_SCD, [tid(v, 20)])],
+    )
+    case(
+        f,
+        "silent-r4-sign-stop-draft-without-active-baclofen",
+        "order-sign",
+        v,
+        [med_order(v, "mr-bac-stop", BAC20_SCD, status="stopped")],
+        conditions=[als(v)],
+    )
     v = DSTU2
-    case(f, "silent-dstu2-select-dose-increase", "order-select", v,
-         [med_order(v, "order-bac", BAC20_SCD, dosages=[tid(v, 20)])],
-         conditions=[condition(v, "cond-ms", MS_ICD9)],
-         orders=[active(v, "mo-bac", BAC10_SCD, [tid(v, 10)])])
+    case(
+        f,
+        "silent-dstu2-select-dose-increase",
+        "order-select",
+        v,
+        [med_order(v, "order-bac", BAC20_SCD, dosages=[tid(v, 20)])],
+        conditions=[condition(v, "cond-ms", MS_ICD9)],
+        orders=[active(v, "mo-bac", BAC10_SCD, [tid(v, 10)])],
+    )
     v = R4
-    case(f, "silent-r4-sign-stop-oral-route-while-only-intrathecal-active", "order-sign", v,
-         [med_order(v, "mr-bac-stop", BAC10_SCD, status="stopped", dosages=[dosage(v, route="oral")])],
-         conditions=[als(v)],
-         orders=[active(v, "mr-it", GABLOFEN_TEXT, [daily(v, 300, "mcg", route="intrathecal")])])
-    case(f, "silent-r4-sign-stop-and-replace-at-same-dose", "order-sign", v,
-         [med_order(v, "mr-bac-stop", BAC20_SCD, status="stopped"),
-          med_order(v, "mr-bac-new", BAC10_SCD, dosages=[tid(v, 2, "{tbl}")])],
-         conditions=[als(v)],
-         orders=[active(v, "mr-bac", BAC20_SCD, [tid(v, 20)])])
+    case(
+        f,
+        "silent-r4-sign-stop-oral-route-while-only-intrathecal-active",
+        "order-sign",
+        v,
+        [med_order(v, "mr-bac-stop", BAC10_SCD, status="stopped", dosages=[dosage(v, route="oral")])],
+        conditions=[als(v)],
+        orders=[active(v, "mr-it", GABLOFEN_TEXT, [daily(v, 300, "mcg", route="intrathecal")])],
+    )
+    case(
+        f,
+        "silent-r4-sign-stop-and-replace-at-same-dose",
+        "order-sign",
+        v,
+        [
+            med_order(v, "mr-bac-stop", BAC20_SCD, status="stopped"),
+            med_order(v, "mr-bac-new", BAC10_SCD, dosages=[tid(v, 2, "{tbl}")]),
+        ],
+        conditions=[als(v)],
+        orders=[active(v, "mr-bac", BAC20_SCD, [tid(v, 20)])],
+    )
 
 
 def intrathecal_baclofen_consideration() -> None:
     f = "intrathecal-baclofen-consideration"
     v = R4
-    case(f, "fires-r4-select-tizanidine-with-active-baclofen-and-dantrolene-als", "order-select", v,
-         [med_order(v, "mr-tiz", TIZ4, dosages=[tid(v, 4)])],
-         conditions=[als(v)],
-         orders=[active(v, "mr-bac", BAC20_SCD, [tid(v, 20)]), active(v, "mr-dan", DAN25, [tid(v, 25)])],
-         liver=[alt(v, 20, 10), ast(v, 20, 10)])
+    case(
+        f,
+        "fires-r4-select-tizanidine-with-active-baclofen-and-dantrolene-als",
+        "order-select",
+        v,
+        [med_order(v, "mr-tiz", TIZ4, dosages=[tid(v, 4)])],
+        conditions=[als(v)],
+        orders=[active(v, "mr-bac", BAC20_SCD, [tid(v, 20)]), active(v, "mr-dan", DAN25, [tid(v, 25)])],
+        liver=[alt(v, 20, 10), ast(v, 20, 10)],
+    )
     v = STU3
-    case(f, "fires-stu3-sign-oral-baclofen-90-mg-alone-ms", "order-sign", v,
-         [med_order(v, "req-bac", BAC10_SCD, dosages=[tid(v, 3, "{tbl}")])],
-         conditions=[condition(v, "cond-ms", MS_ICD10)])
+    case(
+        f,
+        "fires-stu3-sign-oral-baclofen-90-mg-alone-ms",
+        "order-sign",
+        v,
+        [med_order(v, "req-bac", BAC10_SCD, dosages=[tid(v, 3, "{tbl}")])],
+        conditions=[condition(v, "cond-ms", MS_ICD10)],
+    )
     v = DSTU2
-    case(f, "fires-dstu2-prescribe-tizanidine-active-baclofen-summed-80", "medication-prescribe", v,
-         [med_order(v, "order-tiz", ZANAFLEX_TEXT, dosages=[tid(v, 4)])],
-         conditions=[condition(v, "cond-sci", PARAPLEGIA_TEXT)],
-         orders=[active(v, "mo-bac-20", BAC20_SCD, [dosage(v, 20, freq=2)]),
-                 active(v, "mo-bac-10", BAC10_SCD, [qid(v, 10)])])
+    case(
+        f,
+        "fires-dstu2-prescribe-tizanidine-active-baclofen-summed-80",
+        "medication-prescribe",
+        v,
+        [med_order(v, "order-tiz", ZANAFLEX_TEXT, dosages=[tid(v, 4)])],
+        conditions=[condition(v, "cond-sci", PARAPLEGIA_TEXT)],
+        orders=[
+            active(v, "mo-bac-20", BAC20_SCD, [dosage(v, 20, freq=2)]),
+            active(v, "mo-bac-10", BAC10_SCD, [qid(v, 10)]),
+        ],
+    )
     v = R4
-    case(f, "fires-r4-select-baclofen-with-unselected-tizanidine-draft-and-active-dantrolene", "order-select", v,
-         [med_order(v, "mr-bac", BAC10_SCD, dosages=[tid(v, 10)]),
-          med_order(v, "mr-tiz", TIZ_IN, dosages=[tid(v, 2)])],
-         conditions=[condition(v, "cond-cp", CP_ICD10)],
-         orders=[active(v, "mr-dan", DAN25, [tid(v, 25)])],
-         liver=[alt(v, 20, 10), ast(v, 20, 10)])
-    case(f, "fires-r4-sign-baclofen-90-mg-no-condition-context-from-antispastic-itself", "order-sign", v,
-         [med_order(v, "mr-bac", BAC_IN, dosages=[tid(v, 30)])])
+    case(
+        f,
+        "fires-r4-select-baclofen-with-unselected-tizanidine-draft-and-active-dantrolene",
+        "order-select",
+        v,
+        [
+            med_order(v, "mr-bac", BAC10_SCD, dosages=[tid(v, 10)]),
+            med_order(v, "mr-tiz", TIZ_IN, dosages=[tid(v, 2)]),
+        ],
+        conditions=[condition(v, "cond-cp", CP_ICD10)],
+        orders=[active(v, "mr-dan", DAN25, [tid(v, 25)])],
+        liver=[alt(v, 20, 10), ast(v, 20, 10)],
+    )
+    case(
+        f,
+        "fires-r4-sign-baclofen-90-mg-no-condition-context-from-antispastic-itself",
+        "order-sign",
+        v,
+        [med_order(v, "mr-bac", BAC_IN, dosages=[tid(v, 30)])],
+    )
     # silent
-    case(f, "silent-r4-select-tizanidine-with-active-intrathecal-baclofen-and-dantrolene", "order-select", v,
-         [med_order(v, "mr-tiz", TIZ4, dosages=[tid(v, 4)])],
-         conditions=[als(v)],
-         orders=[active(v, "mr-it", GABLOFEN_TEXT, [daily(v, 300, "mcg", route="intrathecal")]),
-                 active(v, "mr-dan", DAN25, [tid(v, 25)])])
+    case(
+        f,
+        "silent-r4-select-tizanidine-with-active-intrathecal-baclofen-and-dantrolene",
+        "order-select",
+        v,
+        [med_order(v, "mr-tiz", TIZ4, dosages=[tid(v, 4)])],
+        conditions=[als(v)],
+        orders=[
+            active(v, "mr-it", GABLOFEN_TEXT, [daily(v, 300, "mcg", route="intrathecal")]),
+            active(v, "mr-dan", DAN25, [tid(v, 25)]),
+        ],
+    )
     v = STU3
-    case(f, "silent-stu3-sign-new-intrathecal-order-with-tizanidine-and-dantrolene", "order-sign", v,
-         [med_order(v, "req-it", rx("1666613", None, "Baclofen 2 MG/ML Intrathecal Solution"),
-                    dosages=[daily(v, 100, "mcg", route="intrathecal")])],
-         conditions=[condition(v, "cond-ms", MS_ICD10)],
-         orders=[active(v, "mr-tiz", TIZ4, [tid(v, 4)]), active(v, "mr-dan", DAN25, [tid(v, 25)])])
+    case(
+        f,
+        "silent-stu3-sign-new-intrathecal-order-with-tizanidine-and-dantrolene",
+        "order-sign",
+        v,
+        [
+            med_order(
+                v,
+                "req-it",
+                rx("1666613", None, "Baclofen 2 MG/ML Intrathecal Solution"),
+                dosages=[daily(v, 100, "mcg", route="intrathecal")],
+            )
+        ],
+        conditions=[condition(v, "cond-ms", MS_ICD10)],
+        orders=[active(v, "mr-tiz", TIZ4, [tid(v, 4)]), active(v, "mr-dan", DAN25, [tid(v, 25)])],
+    )
     v = R4
-    case(f, "silent-r4-sign-oral-baclofen-60-mg-alone", "order-sign", v,
-         [med_order(v, "mr-bac", BAC20_SCD, dosages=[tid(v, 20)])],
-         conditions=[als(v)])
+    case(
+        f,
+        "silent-r4-sign-oral-baclofen-60-mg-alone",
+        "order-sign",
+        v,
+        [med_order(v, "mr-bac", BAC20_SCD, dosages=[tid(v, 20)])],
+        conditions=[als(v)],
+    )
     v = DSTU2
-    case(f, "silent-dstu2-select-tizanidine-with-only-baclofen-active", "order-select", v,
-         [med_order(v, "order-tiz", TIZ4, dosages=[tid(v, 4)])],
-         conditions=[condition(v, "cond-ms", MS_ICD10)],
-         orders=[active(v, "mo-bac", BAC10_SCD, [tid(v, 10)])])
+    case(
+        f,
+        "silent-dstu2-select-tizanidine-with-only-baclofen-active",
+        "order-select",
+        v,
+        [med_order(v, "order-tiz", TIZ4, dosages=[tid(v, 4)])],
+        conditions=[condition(v, "cond-ms", MS_ICD10)],
+        orders=[active(v, "mo-bac", BAC10_SCD, [tid(v, 10)])],
+    )
     v = R4
     bac_active = active(v, "mr-bac", BAC20_SCD, [dosage(v, 20, freq=2)])
-    case(f, "silent-r4-sign-statement-restating-order-based-on-counted-once", "order-sign", v,
-         [med_order(v, "mr-tiz", TIZ4, dosages=[tid(v, 2)])],
-         conditions=[als(v)],
-         orders=[bac_active],
-         statements=[statement(v, "ms-bac", BAC20_SCD, based_on="MedicationRequest/mr-bac",
-                               dosages=[dosage(v, 20, freq=2)])])
+    case(
+        f,
+        "silent-r4-sign-statement-restating-order-based-on-counted-once",
+        "order-sign",
+        v,
+        [med_order(v, "mr-tiz", TIZ4, dosages=[tid(v, 2)])],
+        conditions=[als(v)],
+        orders=[bac_active],
+        statements=[
+            statement(
+                v, "ms-bac", BAC20_SCD, based_on="MedicationRequest/mr-bac", dosages=[dosage(v, 20, freq=2)]
+            )
+        ],
+    )
     v = STU3
-    case(f, "silent-stu3-sign-statement-same-ingredient-route-dose-counted-once", "order-sign", v,
-         [med_order(v, "req-tiz", TIZ4, dosages=[tid(v, 2)])],
-         conditions=[als(v)],
-         orders=[active(v, "mr-bac", BAC20_SCD, [dosage(v, 20, freq=2, route="oral")])],
-         statements=[statement(v, "ms-bac", rx("1292", "Baclofen", "baclofen"),
-                               dosages=[dosage(v, 40, freq=1, route="oral")])])
+    case(
+        f,
+        "silent-stu3-sign-statement-same-ingredient-route-dose-counted-once",
+        "order-sign",
+        v,
+        [med_order(v, "req-tiz", TIZ4, dosages=[tid(v, 2)])],
+        conditions=[als(v)],
+        orders=[active(v, "mr-bac", BAC20_SCD, [dosage(v, 20, freq=2, route="oral")])],
+        statements=[
+            statement(
+                v, "ms-bac", rx("1292", "Baclofen", "baclofen"), dosages=[dosage(v, 40, freq=1, route="oral")]
+            )
+        ],
+    )
     v = R4
-    case(f, "silent-r4-sign-tizanidine-with-baclofen-and-iv-ryanodex", "order-sign", v,
-         [med_order(v, "mr-tiz", TIZ4, dosages=[tid(v, 4)])],
-         conditions=[als(v)],
-         orders=[active(v, "mr-bac", BAC10_SCD, [tid(v, 10)]),
-                 active(v, "mr-ryan", RYANODEX_TEXT, [daily(v, 250, route="iv")])])
+    case(
+        f,
+        "silent-r4-sign-tizanidine-with-baclofen-and-iv-ryanodex",
+        "order-sign",
+        v,
+        [med_order(v, "mr-tiz", TIZ4, dosages=[tid(v, 4)])],
+        conditions=[als(v)],
+        orders=[
+            active(v, "mr-bac", BAC10_SCD, [tid(v, 10)]),
+            active(v, "mr-ryan", RYANODEX_TEXT, [daily(v, 250, route="iv")]),
+        ],
+    )
 
 
 def antispastic_max_daily_dose() -> None:
     f = "antispastic-max-daily-dose"
     v = R4
-    case(f, "fires-r4-sign-baclofen-30-mg-tid-90", "order-sign", v,
-         [med_order(v, "mr-bac", BAC_IN, dosages=[tid(v, 30, route="oral")])],
-         conditions=[als(v)])
+    case(
+        f,
+        "fires-r4-sign-baclofen-30-mg-tid-90",
+        "order-sign",
+        v,
+        [med_order(v, "mr-bac", BAC_IN, dosages=[tid(v, 30, route="oral")])],
+        conditions=[als(v)],
+    )
     v = STU3
-    case(f, "fires-stu3-select-tizanidine-3-tablets-4-mg-qid-48", "order-select", v,
-         [med_order(v, "req-tiz", TIZ4, dosages=[qid(v, 3, "{tbl}")])],
-         conditions=[condition(v, "cond-ms", MS_ICD10)])
+    case(
+        f,
+        "fires-stu3-select-tizanidine-3-tablets-4-mg-qid-48",
+        "order-select",
+        v,
+        [med_order(v, "req-tiz", TIZ4, dosages=[qid(v, 3, "{tbl}")])],
+        conditions=[condition(v, "cond-ms", MS_ICD10)],
+    )
     v = DSTU2
-    case(f, "fires-dstu2-prescribe-dantrolene-150-mg-tid-450", "medication-prescribe", v,
-         [med_order(v, "order-dan", DAN50_SBD, dosages=[tid(v, 150)])],
-         liver=[alt(v, 20, 10), ast(v, 20, 10)])
+    case(
+        f,
+        "fires-dstu2-prescribe-dantrolene-150-mg-tid-450",
+        "medication-prescribe",
+        v,
+        [med_order(v, "order-dan", DAN50_SBD, dosages=[tid(v, 150)])],
+        liver=[alt(v, 20, 10), ast(v, 20, 10)],
+    )
     v = R4
-    case(f, "fires-r4-sign-tizanidine-prn-frequencymax-5-of-8-mg-40", "order-sign", v,
-         [med_order(v, "mr-tiz", TIZ4, dosages=[dosage(v, 8, freq=1, freq_max=5, as_needed=True)])])
-    case(f, "fires-r4-sign-baclofen-dose-range-high-30-qid-120", "order-sign", v,
-         [med_order(v, "mr-bac", BAC10_SCD, dosages=[dosage(v, freq=4, dose_range=(20, 30))])])
+    case(
+        f,
+        "fires-r4-sign-tizanidine-prn-frequencymax-5-of-8-mg-40",
+        "order-sign",
+        v,
+        [med_order(v, "mr-tiz", TIZ4, dosages=[dosage(v, 8, freq=1, freq_max=5, as_needed=True)])],
+    )
+    case(
+        f,
+        "fires-r4-sign-baclofen-dose-range-high-30-qid-120",
+        "order-sign",
+        v,
+        [med_order(v, "mr-bac", BAC10_SCD, dosages=[dosage(v, freq=4, dose_range=(20, 30))])],
+    )
     v = STU3
-    case(f, "fires-stu3-sign-dantrolene-0-15-g-tid-450", "order-sign", v,
-         [med_order(v, "req-dan", DAN25, dosages=[tid(v, 0.15, "g")])],
-         liver=[alt(v, 20, 10), ast(v, 20, 10)])
+    case(
+        f,
+        "fires-stu3-sign-dantrolene-0-15-g-tid-450",
+        "order-sign",
+        v,
+        [med_order(v, "req-dan", DAN25, dosages=[tid(v, 0.15, "g")])],
+        liver=[alt(v, 20, 10), ast(v, 20, 10)],
+    )
     v = R4
-    case(f, "fires-r4-select-sandbox-lioresal-20-mg-5-pills-daily-100", "order-select", v,
-         [med_order(v, "request-123", BAC20_SBD, dosages=[dosage(v, 5, "{pill}", freq=1)], loose=True)], loose=True)
-    case(f, "fires-r4-sign-tizanidine-12-mg-q6-8h-periodmax-ignored-48", "order-sign", v,
-         [med_order(v, "mr-tiz", TIZ_IN, dosages=[dosage(v, 12, freq=1, period=6, period_max=8, period_unit="h")])])
-    case(f, "fires-r4-sign-tizanidine-12000-mcg-qid-48", "order-sign", v,
-         [med_order(v, "mr-tiz", TIZ4, dosages=[qid(v, 12000, "mcg")])])
+    case(
+        f,
+        "fires-r4-select-sandbox-lioresal-20-mg-5-pills-daily-100",
+        "order-select",
+        v,
+        [med_order(v, "request-123", BAC20_SBD, dosages=[dosage(v, 5, "{pill}", freq=1)], loose=True)],
+        loose=True,
+    )
+    case(
+        f,
+        "fires-r4-sign-tizanidine-12-mg-q6-8h-periodmax-ignored-48",
+        "order-sign",
+        v,
+        [
+            med_order(
+                v, "mr-tiz", TIZ_IN, dosages=[dosage(v, 12, freq=1, period=6, period_max=8, period_unit="h")]
+            )
+        ],
+    )
+    case(
+        f,
+        "fires-r4-sign-tizanidine-12000-mcg-qid-48",
+        "order-sign",
+        v,
+        [med_order(v, "mr-tiz", TIZ4, dosages=[qid(v, 12000, "mcg")])],
+    )
     # silent
-    case(f, "silent-r4-sign-baclofen-exactly-80", "order-sign", v,
-         [med_order(v, "mr-bac", BAC20_SCD, dosages=[qid(v, 20)])],
-         conditions=[als(v)])
+    case(
+        f,
+        "silent-r4-sign-baclofen-exactly-80",
+        "order-sign",
+        v,
+        [med_order(v, "mr-bac", BAC20_SCD, dosages=[qid(v, 20)])],
+        conditions=[als(v)],
+    )
     v = STU3
-    case(f, "silent-stu3-select-tizanidine-8-mg-qid-32", "order-select", v,
-         [med_order(v, "req-tiz", TIZ4, dosages=[qid(v, 8)])])
+    case(
+        f,
+        "silent-stu3-select-tizanidine-8-mg-qid-32",
+        "order-select",
+        v,
+        [med_order(v, "req-tiz", TIZ4, dosages=[qid(v, 8)])],
+    )
     v = DSTU2
-    case(f, "silent-dstu2-sign-dantrolene-100-mg-qid-400", "order-sign", v,
-         [med_order(v, "order-dan", DAN100, dosages=[qid(v, 100)])],
-         liver=[alt(v, 20, 10), ast(v, 20, 10)])
+    case(
+        f,
+        "silent-dstu2-sign-dantrolene-100-mg-qid-400",
+        "order-sign",
+        v,
+        [med_order(v, "order-dan", DAN100, dosages=[qid(v, 100)])],
+        liver=[alt(v, 20, 10), ast(v, 20, 10)],
+    )
     v = R4
-    case(f, "silent-r4-sign-baclofen-dose-range-10-to-20-qid-high-80", "order-sign", v,
-         [med_order(v, "mr-bac", BAC10_SCD, dosages=[dosage(v, freq=4, dose_range=(10, 20))])])
-    case(f, "silent-r4-select-sandbox-baclofen-pill-no-strength", "order-select", v,
-         [med_order(v, "request-123", BAC_PILL, dosages=[dosage(v, 5, "{pill}", freq=4)], loose=True)], loose=True)
-    case(f, "silent-r4-select-sandbox-lioresal-10-mg-1-pill-4-times-40", "order-select", v,
-         [med_order(v, "request-123", bac10(), dosages=[dosage(v, 1, "{pill}", freq=4)], loose=True)], loose=True)
-    case(f, "silent-r4-select-unselected-baclofen-120-mg-draft-tizanidine-selected", "order-select", v,
-         [med_order(v, "mr-tiz", TIZ4, dosages=[tid(v, 2)]),
-          med_order(v, "mr-bac", BAC_IN, dosages=[qid(v, 30)])])
-    case(f, "silent-r4-sign-intrathecal-baclofen-900-mcg", "order-sign", v,
-         [med_order(v, "mr-it", GABLOFEN_TEXT, dosages=[daily(v, 900, "mcg", route="intrathecal")])],
-         conditions=[als(v)])
-    case(f, "silent-r4-sign-iv-dantrolene-500-mg", "order-sign", v,
-         [med_order(v, "mr-dan-iv", DAN_IV_CODE, dosages=[daily(v, 500, route="iv")])])
+    case(
+        f,
+        "silent-r4-sign-baclofen-dose-range-10-to-20-qid-high-80",
+        "order-sign",
+        v,
+        [med_order(v, "mr-bac", BAC10_SCD, dosages=[dosage(v, freq=4, dose_range=(10, 20))])],
+    )
+    case(
+        f,
+        "silent-r4-select-sandbox-baclofen-pill-no-strength",
+        "order-select",
+        v,
+        [med_order(v, "request-123", BAC_PILL, dosages=[dosage(v, 5, "{pill}", freq=4)], loose=True)],
+        loose=True,
+    )
+    case(
+        f,
+        "silent-r4-select-sandbox-lioresal-10-mg-1-pill-4-times-40",
+        "order-select",
+        v,
+        [med_order(v, "request-123", bac10(), dosages=[dosage(v, 1, "{pill}", freq=4)], loose=True)],
+        loose=True,
+    )
+    case(
+        f,
+        "silent-r4-select-unselected-baclofen-120-mg-draft-tizanidine-selected",
+        "order-select",
+        v,
+        [
+            med_order(v, "mr-tiz", TIZ4, dosages=[tid(v, 2)]),
+            med_order(v, "mr-bac", BAC_IN, dosages=[qid(v, 30)]),
+        ],
+    )
+    case(
+        f,
+        "silent-r4-sign-intrathecal-baclofen-900-mcg",
+        "order-sign",
+        v,
+        [med_order(v, "mr-it", GABLOFEN_TEXT, dosages=[daily(v, 900, "mcg", route="intrathecal")])],
+        conditions=[als(v)],
+    )
+    case(
+        f,
+        "silent-r4-sign-iv-dantrolene-500-mg",
+        "order-sign",
+        v,
+        [med_order(v, "mr-dan-iv", DAN_IV_CODE, dosages=[daily(v, 500, route="iv")])],
+    )
     v = STU3
-    case(f, "silent-stu3-sign-baclofen-no-dose", "order-sign", v,
-         [med_order(v, "req-bac", BAC10_SCD, dosages=[dosage(v, freq=4)])])
+    case(
+        f,
+        "silent-stu3-sign-baclofen-no-dose",
+        "order-sign",
+        v,
+        [med_order(v, "req-bac", BAC10_SCD, dosages=[dosage(v, freq=4)])],
+    )
     v = DSTU2
-    case(f, "silent-dstu2-sign-stop-baclofen-draft-not-a-new-order", "order-sign", v,
-         [med_order(v, "order-bac-stop", BAC20_SCD, status="stopped", dosages=[qid(v, 40)])],
-         orders=[active(v, "mo-bac", BAC20_SCD, [qid(v, 40)])])
+    case(
+        f,
+        "silent-dstu2-sign-stop-baclofen-draft-not-a-new-order",
+        "order-sign",
+        v,
+        [med_order(v, "order-bac-stop", BAC20_SCD, status="stopped", dosages=[qid(v, 40)])],
+        orders=[active(v, "mo-bac", BAC20_SCD, [qid(v, 40)])],
+    )
 
 
 def baclofen_renal_impairment() -> None:
     f = "baclofen-renal-impairment"
     v = R4
-    case(f, "fires-r4-sign-egfr-25-recent", "order-sign", v,
-         [med_order(v, "mr-bac", BAC10_SCD, dosages=[tid(v, 5)])],
-         conditions=[als(v)],
-         renal=[egfr(v, 25, 10)])
+    case(
+        f,
+        "fires-r4-sign-egfr-25-recent",
+        "order-sign",
+        v,
+        [med_order(v, "mr-bac", BAC10_SCD, dosages=[tid(v, 5)])],
+        conditions=[als(v)],
+        renal=[egfr(v, 25, 10)],
+    )
     v = DSTU2
-    case(f, "fires-dstu2-select-ckd-stage-4-n18-4", "order-select", v,
-         [med_order(v, "order-bac", LIORESAL_TEXT, dosages=[tid(v, 5)])],
-         conditions=[condition(v, "cond-ckd", CKD4_ICD10)])
+    case(
+        f,
+        "fires-dstu2-select-ckd-stage-4-n18-4",
+        "order-select",
+        v,
+        [med_order(v, "order-bac", LIORESAL_TEXT, dosages=[tid(v, 5)])],
+        conditions=[condition(v, "cond-ckd", CKD4_ICD10)],
+    )
     v = STU3
-    case(f, "fires-stu3-prescribe-esrd-snomed", "medication-prescribe", v,
-         [med_order(v, "req-bac", BAC10_SCD, dosages=[tid(v, 5)])],
-         conditions=[condition(v, "cond-esrd", ESRD_SNOMED)])
+    case(
+        f,
+        "fires-stu3-prescribe-esrd-snomed",
+        "medication-prescribe",
+        v,
+        [med_order(v, "req-bac", BAC10_SCD, dosages=[tid(v, 5)])],
+        conditions=[condition(v, "cond-esrd", ESRD_SNOMED)],
+    )
     v = R4
-    case(f, "fires-r4-select-latest-egfr-25-after-older-45", "order-select", v,
-         [med_order(v, "mr-bac", BAC_IN, dosages=[tid(v, 5)])],
-         renal=[egfr(v, 45, 60, EGFR_MDRD), egfr(v, 25, 5, EGFR_2021)])
+    case(
+        f,
+        "fires-r4-select-latest-egfr-25-after-older-45",
+        "order-select",
+        v,
+        [med_order(v, "mr-bac", BAC_IN, dosages=[tid(v, 5)])],
+        renal=[egfr(v, 45, 60, EGFR_MDRD), egfr(v, 25, 5, EGFR_2021)],
+    )
     v = DSTU2
-    case(f, "fires-dstu2-sign-dialysis-text", "order-sign", v,
-         [med_order(v, "order-bac", BAC10_SCD, dosages=[tid(v, 5)])],
-         conditions=[condition(v, "cond-hd", DIALYSIS_TEXT)])
+    case(
+        f,
+        "fires-dstu2-sign-dialysis-text",
+        "order-sign",
+        v,
+        [med_order(v, "order-bac", BAC10_SCD, dosages=[tid(v, 5)])],
+        conditions=[condition(v, "cond-hd", DIALYSIS_TEXT)],
+    )
     v = R4
-    case(f, "fires-r4-sign-egfr-value-string-less-than-15", "order-sign", v,
-         [med_order(v, "mr-bac", BAC10_SCD, dosages=[tid(v, 5)])],
-         renal=[observation(v, "egfr-text", EGFR_CKDEPI, None, "", age_days=3, value_string="<15")])
+    case(
+        f,
+        "fires-r4-sign-egfr-value-string-less-than-15",
+        "order-sign",
+        v,
+        [med_order(v, "mr-bac", BAC10_SCD, dosages=[tid(v, 5)])],
+        renal=[observation(v, "egfr-text", EGFR_CKDEPI, None, "", age_days=3, value_string="<15")],
+    )
     # silent
-    case(f, "silent-r4-sign-egfr-exactly-30", "order-sign", v,
-         [med_order(v, "mr-bac", BAC10_SCD, dosages=[tid(v, 5)])],
-         renal=[egfr(v, 30, 3)])
-    case(f, "silent-r4-sign-baclofen-mcg-dose-implies-intrathecal-egfr-20", "order-sign", v,
-         [med_order(v, "mr-bac", BAC_IN, dosages=[daily(v, 100, "mcg")])],
-         renal=[egfr(v, 20, 3)])
-    case(f, "silent-r4-sign-egfr-25-but-120-days-old", "order-sign", v,
-         [med_order(v, "mr-bac", BAC10_SCD, dosages=[tid(v, 5)])],
-         conditions=[als(v)],
-         renal=[egfr(v, 25, 120)])
+    case(
+        f,
+        "silent-r4-sign-egfr-exactly-30",
+        "order-sign",
+        v,
+        [med_order(v, "mr-bac", BAC10_SCD, dosages=[tid(v, 5)])],
+        renal=[egfr(v, 30, 3)],
+    )
+    case(
+        f,
+        "silent-r4-sign-baclofen-mcg-dose-implies-intrathecal-egfr-20",
+        "order-sign",
+        v,
+        [med_order(v, "mr-bac", BAC_IN, dosages=[daily(v, 100, "mcg")])],
+        renal=[egfr(v, 20, 3)],
+    )
+    case(
+        f,
+        "silent-r4-sign-egfr-25-but-120-days-old",
+        "order-sign",
+        v,
+        [med_order(v, "mr-bac", BAC10_SCD, dosages=[tid(v, 5)])],
+        conditions=[als(v)],
+        renal=[egfr(v, 25, 120)],
+    )
     v = STU3
-    case(f, "silent-stu3-select-egfr-45", "order-select", v,
-         [med_order(v, "req-bac", BAC10_SCD, dosages=[tid(v, 5)])],
-         renal=[egfr(v, 45, 10)])
+    case(
+        f,
+        "silent-stu3-select-egfr-45",
+        "order-select",
+        v,
+        [med_order(v, "req-bac", BAC10_SCD, dosages=[tid(v, 5)])],
+        renal=[egfr(v, 45, 10)],
+    )
     v = R4
-    case(f, "silent-r4-sign-latest-egfr-45-after-older-25", "order-sign", v,
-         [med_order(v, "mr-bac", BAC10_SCD, dosages=[tid(v, 5)])],
-         renal=[egfr(v, 25, 60), egfr(v, 45, 5)])
+    case(
+        f,
+        "silent-r4-sign-latest-egfr-45-after-older-25",
+        "order-sign",
+        v,
+        [med_order(v, "mr-bac", BAC10_SCD, dosages=[tid(v, 5)])],
+        renal=[egfr(v, 25, 60), egfr(v, 45, 5)],
+    )
     v = DSTU2
-    case(f, "silent-dstu2-prescribe-ckd-stage-3", "medication-prescribe", v,
-         [med_order(v, "order-bac", BAC10_SCD, dosages=[tid(v, 5)])],
-         conditions=[condition(v, "cond-ckd", CKD3_ICD10)])
+    case(
+        f,
+        "silent-dstu2-prescribe-ckd-stage-3",
+        "medication-prescribe",
+        v,
+        [med_order(v, "order-bac", BAC10_SCD, dosages=[tid(v, 5)])],
+        conditions=[condition(v, "cond-ckd", CKD3_ICD10)],
+    )
     v = R4
-    case(f, "silent-r4-sign-intrathecal-baclofen-with-egfr-20", "order-sign", v,
-         [med_order(v, "mr-it", GABLOFEN_TEXT, dosages=[daily(v, 100, "mcg", route="intrathecal")])],
-         conditions=[als(v)],
-         renal=[egfr(v, 20, 5)])
-    case(f, "silent-r4-sign-ckd-stage-4-entered-in-error", "order-sign", v,
-         [med_order(v, "mr-bac", BAC10_SCD, dosages=[tid(v, 5)])],
-         conditions=[condition(v, "cond-ckd", CKD4_ICD10, verification="entered-in-error")])
-    case(f, "silent-r4-sign-new-tizanidine-with-egfr-20", "order-sign", v,
-         [med_order(v, "mr-tiz", TIZ4, dosages=[tid(v, 2)])],
-         renal=[egfr(v, 20, 5)])
+    case(
+        f,
+        "silent-r4-sign-intrathecal-baclofen-with-egfr-20",
+        "order-sign",
+        v,
+        [med_order(v, "mr-it", GABLOFEN_TEXT, dosages=[daily(v, 100, "mcg", route="intrathecal")])],
+        conditions=[als(v)],
+        renal=[egfr(v, 20, 5)],
+    )
+    case(
+        f,
+        "silent-r4-sign-ckd-stage-4-entered-in-error",
+        "order-sign",
+        v,
+        [med_order(v, "mr-bac", BAC10_SCD, dosages=[tid(v, 5)])],
+        conditions=[condition(v, "cond-ckd", CKD4_ICD10, verification="entered-in-error")],
+    )
+    case(
+        f,
+        "silent-r4-sign-new-tizanidine-with-egfr-20",
+        "order-sign",
+        v,
+        [med_order(v, "mr-tiz", TIZ4, dosages=[tid(v, 2)])],
+        renal=[egfr(v, 20, 5)],
+    )
 
 
 # ------------------------------------------------------------------------------ benign baseline
@@ -1145,34 +1941,82 @@ BENIGN = [
 # relevant history. ALS drugs (riluzole, edaravone), sialorrhoea, and the muscle relaxants outside
 # our classes (cyclobenzaprine, methocarbamol) go to the ALS patient on purpose.
 ALS_PATIENT = {
-    "riluzole", "edaravone", "glycopyrrolate", "cyclobenzaprine", "methocarbamol", "gabapentin",
-    "oxybutynin", "sertraline", "omeprazole", "docusate", "acetaminophen", "ondansetron",
-    "amlodipine", "levothyroxine", "apixaban", "trazodone", "albuterol-inhaler",
+    "riluzole",
+    "edaravone",
+    "glycopyrrolate",
+    "cyclobenzaprine",
+    "methocarbamol",
+    "gabapentin",
+    "oxybutynin",
+    "sertraline",
+    "omeprazole",
+    "docusate",
+    "acetaminophen",
+    "ondansetron",
+    "amlodipine",
+    "levothyroxine",
+    "apixaban",
+    "trazodone",
+    "albuterol-inhaler",
 }
 
 
 def baseline() -> None:
     f = "baseline"
-    hooks = [("order-sign", R4), ("order-select", R4), ("order-select", STU3), ("medication-prescribe", STU3),
-             ("order-sign", DSTU2), ("medication-prescribe", DSTU2), ("order-select", DSTU2), ("order-sign", STU3)]
+    hooks = [
+        ("order-sign", R4),
+        ("order-select", R4),
+        ("order-select", STU3),
+        ("medication-prescribe", STU3),
+        ("order-sign", DSTU2),
+        ("medication-prescribe", DSTU2),
+        ("order-select", DSTU2),
+        ("order-sign", STU3),
+    ]
     for i, (drug, concept, mg) in enumerate(BENIGN):
         hook, v = hooks[i % len(hooks)]
         dosages = [daily(v, mg)] if mg is not None else [dosage(v, freq=1)]
         draft = med_order(v, f"draft-{drug}", concept, dosages=dosages)
         if drug in ALS_PATIENT:  # ALS patient already on baclofen and tizanidine
-            case(f, f"silent-{v.lower()}-{hook}-{drug}-als-on-baclofen-tizanidine", hook, v, [draft],
-                 conditions=[als(v, code=ALS_SNOMED if v != DSTU2 else ALS_ICD10)],
-                 orders=[active(v, "rx-bac", BAC10_SCD, [tid(v, 10)]), active(v, "rx-tiz", TIZ4, [tid(v, 4)])],
-                 renal=[egfr(v, 22, 10)])
+            case(
+                f,
+                f"silent-{v.lower()}-{hook}-{drug}-als-on-baclofen-tizanidine",
+                hook,
+                v,
+                [draft],
+                conditions=[als(v, code=ALS_SNOMED if v != DSTU2 else ALS_ICD10)],
+                orders=[active(v, "rx-bac", BAC10_SCD, [tid(v, 10)]), active(v, "rx-tiz", TIZ4, [tid(v, 4)])],
+                renal=[egfr(v, 22, 10)],
+            )
         else:  # no relevant history
-            case(f, f"silent-{v.lower()}-{hook}-{drug}-no-history", hook, v, [draft],
-                 conditions=[condition(v, "cond-htn", HYPERTENSION), condition(v, "cond-dm", DIABETES)])
+            case(
+                f,
+                f"silent-{v.lower()}-{hook}-{drug}-no-history",
+                hook,
+                v,
+                [draft],
+                conditions=[condition(v, "cond-htn", HYPERTENSION), condition(v, "cond-dm", DIABETES)],
+            )
     # the sandbox's first order-select call: a draft with no drug yet
     v = R4
-    case(f, "silent-r4-order-select-sandbox-first-call-no-drug", "order-select", v,
-         [{"resourceType": "MedicationRequest", "id": "request-123", "status": "draft",
-           "subject": {"reference": f"Patient/{PATIENT}"}, "authoredOn": TODAY}], loose=True,
-         conditions=[als(v)], orders=[active(v, "rx-bac", BAC10_SCD, [tid(v, 10)])])
+    case(
+        f,
+        "silent-r4-order-select-sandbox-first-call-no-drug",
+        "order-select",
+        v,
+        [
+            {
+                "resourceType": "MedicationRequest",
+                "id": "request-123",
+                "status": "draft",
+                "subject": {"reference": f"Patient/{PATIENT}"},
+                "authoredOn": TODAY,
+            }
+        ],
+        loose=True,
+        conditions=[als(v)],
+        orders=[active(v, "rx-bac", BAC10_SCD, [tid(v, 10)])],
+    )
 
 
 BUILDERS = [
@@ -1198,7 +2042,9 @@ def build() -> list[tuple[str, str, JSON]]:
     if duplicates:
         raise SystemExit(f"duplicate case names: {sorted(duplicates)}")
     for folder, name in names:
-        if not name.startswith(("fires-", "silent-")) or (folder == "baseline" and not name.startswith("silent-")):
+        if not name.startswith(("fires-", "silent-")) or (
+            folder == "baseline" and not name.startswith("silent-")
+        ):
             raise SystemExit(f"bad case name {folder}/{name}")
     return list(CASES)
 

@@ -1,0 +1,508 @@
+"""`make bench`: the service and the bare Flask floor under production gunicorn settings, loaded by wrk.
+
+    .venv/bin/python benchmarks/run.py                  # full run: kinds a-d x 1/8/32 connections x 3
+    .venv/bin/python benchmarks/run.py --quick          # smoke: kind a, 1 run of 1 s, 1 connection
+    .venv/bin/python benchmarks/run.py --memory         # worker RSS over 100,000 requests of kind b
+    .venv/bin/python benchmarks/run.py --results x --json out.json   # markdown table + raw JSON
+
+Both apps run as `gunicorn -c python:service.gunicorn_conf <app>` (the production settings: gthread
+workers, 2 x CPUs + 1 of them, 4 threads, JSON access log) on free loopback ports; the service with
+a temporary CDS_DATA_DIR (SQLite), auth off and a PROMETHEUS_MULTIPROC_DIR, as the image runs it.
+For every kind, connection count and run, the floor and then the service are loaded in turn with
+the same body, so both see the same machine (wrk shares the cores); the table shows medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from micro import KINDS, REQUESTS  # noqa: E402
+
+PYTHON = sys.executable
+LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = assert(io.open(%(path)s, "rb"))
+wrk.body = f:read("*a")
+f:close()
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "WRKJSON {\\"requests\\":%%d,\\"duration_us\\":%%d,\\"p50_us\\":%%d,\\"p99_us\\":%%d," ..
+    "\\"errors\\":%%d,\\"non2xx\\":%%d}\\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout, e.status))
+end
+"""
+
+
+# ------------------------------------------------------------------------------------------ wrk
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("wrk not found: installing the Debian package (apt-get install -y wrk)", flush=True)
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        if subprocess.run(["apt-get", "install", "-y", "wrk"], env=env, check=False).returncode != 0:
+            subprocess.run(["apt-get", "update"], env=env, check=True)
+            subprocess.run(["apt-get", "install", "-y", "wrk"], env=env, check=True)
+        found = shutil.which("wrk")
+        if found:
+            return found
+    sys.exit(
+        "benchmarks need wrk (the Debian/Ubuntu package `wrk`). Install it with\n"
+        "    sudo apt-get install -y wrk\n"
+        "(run.py installs it itself only when running as root on a system with apt-get)."
+    )
+
+
+@dataclass
+class WrkResult:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    non2xx: int
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def run_wrk(wrk: str, url: str, script: Path, connections: int, seconds: float) -> WrkResult:
+    threads = min(2, connections)
+    argv = [
+        wrk,
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        url,
+    ]
+    out = subprocess.run(argv, capture_output=True, text=True, check=False)
+    line = next((x for x in out.stdout.splitlines() if x.startswith("WRKJSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk failed ({out.returncode}): {out.stdout[-2000:]}{out.stderr[-2000:]}")
+    data = json.loads(line[len("WRKJSON ") :])
+    return WrkResult(
+        data["requests"],
+        data["duration_us"] / 1e6,
+        data["p50_us"] / 1000,
+        data["p99_us"] / 1000,
+        data["errors"],
+        data["non2xx"],
+    )
+
+
+def lua_script(directory: Path, kind: str) -> Path:
+    body = REQUESTS / KINDS[kind][0]
+    path = directory / f"post-{kind}.lua"
+    path.write_text(LUA % {"path": json.dumps(str(body))}, encoding="utf-8")
+    return path
+
+
+# ------------------------------------------------------------------------------------------ gunicorn
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def worker_pids(self) -> list[int]:
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            return [int(p) for p in path.read_text().split()]
+        except OSError:
+            return []
+
+
+@contextmanager
+def gunicorn(name: str, app: str, env: dict[str, str], workdir: Path) -> Iterator[Server]:
+    port = free_port()
+    log = workdir / f"{name}.log"
+    child_env = dict(os.environ)
+    for key in [k for k in child_env if k.startswith("CDS_")]:
+        del child_env[key]
+    child_env.update(env)
+    child_env.update(
+        {
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "PYTHONPATH": os.pathsep.join([str(REPO), str(HERE)]),
+        }
+    )
+    argv = [PYTHON, "-m", "gunicorn", "-c", "python:service.gunicorn_conf", "--chdir", str(REPO), app]
+    with log.open("wb") as handle:
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env=child_env,
+            cwd=REPO,
+            start_new_session=True,
+        )
+    server = Server(name, process, port, log)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited:\n{log.read_text(errors='replace')[-3000:]}")
+            try:
+                urllib.request.urlopen(server.base + "/cds-services", timeout=2).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    tail = log.read_text(errors="replace")[-3000:]
+                    raise RuntimeError(f"{name} did not answer:\n{tail}") from None
+                time.sleep(0.2)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+
+def service_env(workdir: Path, workers: int | None) -> dict[str, str]:
+    metrics = workdir / "metrics"
+    env = {
+        "CDS_DATA_DIR": str(workdir / "data"),
+        "CDS_AUTH": "off",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics),
+    }
+    if workers:
+        env["CDS_WORKERS"] = str(workers)
+    return env
+
+
+def floor_env(workers: int | None) -> dict[str, str]:
+    return {"CDS_WORKERS": str(workers)} if workers else {}
+
+
+def post(base: str, kind: str) -> tuple[int, dict[str, Any]]:
+    body = (REQUESTS / KINDS[kind][0]).read_bytes()
+    req = urllib.request.Request(
+        f"{base}/cds-services/{KINDS[kind][1]}",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def check_service(base: str, kinds: list[str]) -> dict[str, int]:
+    """Every kind answers 200; kind b must produce cards. Returns the number of cards per kind."""
+    cards = {}
+    for kind in kinds:
+        status, body = post(base, kind)
+        if status != 200:
+            raise RuntimeError(f"kind {kind}: HTTP {status}: {json.dumps(body)[:500]}")
+        cards[kind] = len(body.get("cards", []))
+        if kind == "b" and not cards[kind]:
+            raise RuntimeError("kind b produced no cards")
+    return cards
+
+
+# ------------------------------------------------------------------------------------------ load runs
+def load_runs(args: argparse.Namespace, wrk: str, workdir: Path) -> dict[str, Any]:
+    kinds = list(args.kinds)
+    connections = [int(c) for c in args.connections.split(",")]
+    scripts = {k: lua_script(workdir, k) for k in kinds}
+    rows = []
+    with (
+        gunicorn("floor", "floor_app:app", floor_env(args.workers), workdir) as floor,
+        gunicorn("service", "service.wsgi:app", service_env(workdir, args.workers), workdir) as service,
+    ):
+        cards = check_service(service.base, kinds)
+        for kind in kinds:
+            for conns in connections:
+                samples: dict[str, list[WrkResult]] = {"floor": [], "service": []}
+                for target in (floor, service):  # warm-up: workers load lazily, first calls pay
+                    run_wrk(wrk, f"{target.base}/cds-services/{KINDS[kind][1]}", scripts[kind], conns, 1)
+                for _ in range(args.runs):
+                    for target in (floor, service):
+                        url = f"{target.base}/cds-services/{KINDS[kind][1]}"
+                        result = run_wrk(wrk, url, scripts[kind], conns, args.duration)
+                        if result.errors or result.non2xx:
+                            raise RuntimeError(f"{target.name} kind {kind} c={conns}: {result}")
+                        samples[target.name].append(result)
+                row = {"kind": kind, "connections": conns, "cards": cards[kind]}
+                for name, results in samples.items():
+                    row[name] = {
+                        "rps": statistics.median(r.rps for r in results),
+                        "p50_ms": statistics.median(r.p50_ms for r in results),
+                        "p99_ms": statistics.median(r.p99_ms for r in results),
+                        "requests": sum(r.requests for r in results),
+                    }
+                row["ratio"] = row["service"]["rps"] / row["floor"]["rps"] if row["floor"]["rps"] else 0.0
+                rows.append(row)
+                print(format_row(row), flush=True)
+        workers = len(service.worker_pids())
+    return {"rows": rows, "workers": workers, "duration": args.duration, "runs": args.runs}
+
+
+HEADER = (
+    f"{'kind':<5}{'conns':>6}{'cards':>6} | {'service req/s':>13}{'p50 ms':>9}{'p99 ms':>9} | "
+    f"{'floor req/s':>11}{'p50 ms':>9}{'p99 ms':>9} | {'ratio':>6}"
+)
+
+
+def format_row(row: dict[str, Any]) -> str:
+    s, f = row["service"], row["floor"]
+    return (
+        f"{row['kind']:<5}{row['connections']:>6}{row['cards']:>6} | {s['rps']:>13.1f}{s['p50_ms']:>9.2f}"
+        f"{s['p99_ms']:>9.2f} | {f['rps']:>11.1f}{f['p50_ms']:>9.2f}{f['p99_ms']:>9.2f} | "
+        f"{row['ratio']:>6.2f}"
+    )
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| kind | conns | cards | service req/s | p50 ms | p99 ms | floor req/s | p50 ms | p99 ms | ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        s, f = r["service"], r["floor"]
+        lines.append(
+            f"| {r['kind']} | {r['connections']} | {r['cards']} | {s['rps']:.1f} | {s['p50_ms']:.2f} | "
+            f"{s['p99_ms']:.2f} | {f['rps']:.1f} | {f['p50_ms']:.2f} | {f['p99_ms']:.2f} | "
+            f"{r['ratio']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def targets(
+    load: dict[str, Any] | None, micro: dict[str, Any] | None, memory: dict[str, Any] | None
+) -> list[tuple[str, str, bool | None]]:
+    """(target, measured, met) for each target of issue 5; met is None when not measured here."""
+    out: list[tuple[str, str, bool | None]] = []
+    rows = {(r["kind"], r["connections"]): r for r in (load or {}).get("rows", [])}
+    for kind, floor_share in (("a", 0.8), ("b", 0.5)):
+        r = rows.get((kind, 8))
+        out.append(
+            (
+                f"kind {kind} >= {floor_share} x floor req/s at 8 connections",
+                f"{r['ratio']:.2f}" if r else "not run",
+                r["ratio"] >= floor_share if r else None,
+            )
+        )
+    r = rows.get(("d", 1))
+    out.append(
+        (
+            "kind d p50 <= 30 ms at 1 connection",
+            f"{r['service']['p50_ms']:.1f} ms" if r else "not run",
+            r["service"]["p50_ms"] <= 30 if r else None,
+        )
+    )
+    kb = next((k for k in (micro or {}).get("kinds", []) if k["kind"] == "b"), None)
+    out.append(
+        (
+            "in-process evaluation of kind b <= 1 ms median",
+            f"evaluate {kb['evaluate_ms']:.2f} ms, with JSON + schema {kb['total_ms']:.2f} ms"
+            if kb
+            else "not run",
+            kb["evaluate_ms"] <= 1.0 if kb else None,
+        )
+    )
+    fb = (micro or {}).get("fallback")
+    out.append(
+        (
+            "FHIR fallback, 5 keys missing at 50 ms each, <= 120 ms",
+            f"{fb['total_ms']:.1f} ms" if fb else "not run",
+            fb["total_ms"] <= 120 if fb else None,
+        )
+    )
+    out.append(
+        (
+            "worker RSS growth <= 10% over 100,000 requests of kind b",
+            f"{memory['growth_pct']:+.1f}% over {memory['requests']} requests"
+            if memory
+            else "not run (benchmarks/run.py --memory)",
+            memory["growth_pct"] <= 10 if memory else None,
+        )
+    )
+    return out
+
+
+# ------------------------------------------------------------------------------------------ memory
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def memory_run(args: argparse.Namespace, wrk: str, workdir: Path) -> dict[str, Any]:
+    """One worker (so every request lands in it) under kind b until `args.memory_requests` are served."""
+    script = lua_script(workdir, "b")
+    with gunicorn("service", "service.wsgi:app", service_env(workdir, 1), workdir) as service:
+        check_service(service.base, ["b"])
+        url = f"{service.base}/cds-services/{KINDS['b'][1]}"
+        warm = run_wrk(wrk, url, script, 8, 5)  # past start-up caches, lazy imports, pools
+        (pid,) = service.worker_pids()
+        before = rss_kib(pid)
+        served, samples = 0, [(0, before)]
+        started = time.monotonic()
+        while served < args.memory_requests:
+            result = run_wrk(wrk, url, script, 8, 10)
+            if result.errors or result.non2xx:
+                raise RuntimeError(f"memory run: {result}")
+            served += result.requests
+            samples.append((served, rss_kib(pid)))
+            print(f"  {served:>7} requests, worker RSS {samples[-1][1] / 1024:.1f} MiB", flush=True)
+        if service.worker_pids() != [pid]:
+            raise RuntimeError("the worker was replaced during the run: RSS growth is meaningless")
+        after = rss_kib(pid)
+    return {
+        "requests": served,
+        "warmup_requests": warm.requests,
+        "rss_before_mib": before / 1024,
+        "rss_after_mib": after / 1024,
+        "growth_pct": (after - before) / before * 100,
+        "seconds": time.monotonic() - started,
+        "samples": samples,
+    }
+
+
+# ------------------------------------------------------------------------------------------ report
+def machine() -> dict[str, str]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    commit = (
+        subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False
+        ).stdout.strip()
+        or "unknown"
+    )
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "service", "cards", "schemas"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return {
+        "commit": commit + (" (+ uncommitted changes in service/)" if dirty else ""),
+        "nproc": str(os.cpu_count()),
+        "cpu": model,
+        "python": platform.python_version(),
+        "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--kinds", default="abcd")
+    parser.add_argument("--connections", default="1,8,32")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=3, help="seconds per wrk run")
+    parser.add_argument("--workers", type=int, default=None, help="CDS_WORKERS (default: production's)")
+    parser.add_argument("--micro-iterations", type=int, default=1000)
+    parser.add_argument("--no-micro", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="smoke test: kind a, 1 x 1 s at 1 connection")
+    parser.add_argument("--memory", action="store_true", help="only the RSS run (kind b, one worker)")
+    parser.add_argument("--memory-requests", type=int, default=100_000)
+    parser.add_argument("--json", metavar="FILE", help="write the raw results as JSON")
+    parser.add_argument("--results", metavar="FILE", help="also print the table as markdown, for RESULTS.md")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.kinds, args.connections, args.runs, args.duration = "a", "1", 1, 1
+        args.micro_iterations, args.workers = 20, args.workers or 1
+
+    wrk = ensure_wrk()
+    info = machine()
+    print(
+        f"commit {info['commit']} | {info['nproc']} x {info['cpu']} | Python {info['python']} | "
+        f"load {info['load']}",
+        flush=True,
+    )
+    result: dict[str, Any] = {"machine": info}
+    with tempfile.TemporaryDirectory(prefix="cds-bench-") as tmp:
+        workdir = Path(tmp)
+        if args.memory:
+            print(f"worker RSS over {args.memory_requests} requests of kind b (1 worker, 8 connections)")
+            result["memory"] = memory_run(args, wrk, workdir)
+            m = result["memory"]
+            print(
+                f"RSS {m['rss_before_mib']:.1f} MiB -> {m['rss_after_mib']:.1f} MiB "
+                f"({m['growth_pct']:+.1f}%) over {m['requests']} requests in {m['seconds']:.0f} s"
+            )
+        else:
+            print(
+                f"wrk: {args.runs} run(s) x {args.duration:g} s per kind, connection count and app; "
+                "medians\n" + HEADER,
+                flush=True,
+            )
+            result["load"] = load_runs(args, wrk, workdir)
+            if not args.no_micro:
+                from micro import format_report, run
+
+                result["micro"] = run(args.micro_iterations, 0 if args.quick else 20, list(args.kinds))
+                print("\n" + format_report(result["micro"]))
+    print("\nTargets (issue 5):")
+    for name, measured, met in targets(result.get("load"), result.get("micro"), result.get("memory")):
+        flag = "-" if met is None else ("met" if met else "MISSED")
+        print(f"  {flag:<7}{name}: {measured}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    if args.results and "load" in result:
+        print(f"\nmarkdown table for {args.results}:\n" + markdown_table(result["load"]["rows"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
