@@ -109,7 +109,10 @@ def _check(args: argparse.Namespace) -> int:
         print("error: give --token-file or --token-command, not both", file=sys.stderr)
         return 2
     return run_check(
-        args.url, token_file=args.token_file, token_command=args.token_command, out=sys.stdout,
+        args.url,
+        token_file=args.token_file,
+        token_command=args.token_command,
+        out=sys.stdout,
         timeout=args.timeout,
     )
 

@@ -190,7 +190,7 @@ def latest_labs(
 
 
 def active_conditions(
-    conditions: Iterable[ConditionEntry], t: Terminology, valueset_ids: Sequence[str]
+    conditions: Iterable[ConditionEntry], t: Terminology, valueset_ids: tuple[str, ...]
 ) -> tuple[tuple[ConditionEntry, frozenset[str]], ...]:
     out = []
     for c in conditions:
@@ -198,7 +198,7 @@ def active_conditions(
             c.verification_status or ""
         ) in EXCLUDED_VERIFICATION:
             continue
-        sets = frozenset(vs for vs in valueset_ids if t.matches(vs, c.code))
+        sets = t.valuesets_of(c.code, valueset_ids)
         if sets:
             out.append((c, sets))
     return tuple(out)
@@ -212,7 +212,7 @@ def build_facts(
     conditions: Sequence[ConditionEntry],
     observations: Sequence[ObservationEntry],
     terminology: Terminology,
-    condition_valuesets: Sequence[str],
+    condition_valuesets: tuple[str, ...],
     now: datetime,
     lookback_days: int,
 ) -> Facts:

@@ -6,7 +6,7 @@ draft orders -> records -> recognised new orders -> relevant rules? (none: no FH
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from . import engine
@@ -29,8 +29,39 @@ def _selected(entry: MedicationEntry, selections: Sequence[str]) -> bool:
     return any(s == ref or s.endswith("/" + ref) for s in selections)
 
 
+class _LazyIndex(Mapping[str, Any]):
+    """Medication (and other) resources by reference, built only if some reference needs it.
+
+    Most drafts carry a medicationCodeableConcept; walking a large prefetch to index Medications
+    that nobody asks for cost more than the rest of an irrelevant order's evaluation.
+    """
+
+    def __init__(self, build: Callable[[], dict[str, Any]]) -> None:
+        self._build = build
+        self._index: dict[str, Any] | None = None
+
+    def _built(self) -> dict[str, Any]:
+        if self._index is None:
+            self._index = self._build()
+        return self._index
+
+    def __getitem__(self, key: str) -> Any:
+        return self._built()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._built())
+
+    def __len__(self) -> int:
+        return len(self._built())
+
+
 def split_drafts(
-    body: Mapping[str, Any], hook: str, max_orders: int, references: Mapping[str, Any] | None = None
+    body: Mapping[str, Any],
+    hook: str,
+    max_orders: int,
+    references: Mapping[str, Any] | None = None,
+    *,
+    validate: bool | None = None,
 ) -> tuple[list[MedicationEntry], list[MedicationEntry]]:
     """(new orders, co-medication drafts). For order-select only the selections are new."""
     field, bundle = _draft_bundle(body, hook)
@@ -42,8 +73,9 @@ def split_drafts(
         raise BadRequest(f"{field}: an OperationOutcome is not a Bundle of draft orders", field=field)
     if len(resources) > max_orders:
         raise BadRequest(f"{field}: more than {max_orders} draft orders", field=field)
-    medications = {**medication_index(bundle, *(body.get("prefetch") or {}).values()), **(references or {})}
-    entries = medication_entries(resources, origin="draft", medications=medications)
+    prefetched = (body.get("prefetch") or {}).values()
+    medications = _LazyIndex(lambda: {**medication_index(bundle, *prefetched), **(references or {})})
+    entries = medication_entries(resources, origin="draft", medications=medications, validate=validate)
     selections = body["context"].get("selections") if hook == "order-select" else None
     if selections is None:
         return entries, []
@@ -75,7 +107,9 @@ def evaluate_hook(body: Mapping[str, Any], *, service: Mapping[str, Any], runtim
     knowledge, config = runtime.knowledge, runtime.config
     if _count_prefetch(body) > config.max_prefetch_entries:
         raise BadRequest(f"prefetch: more than {config.max_prefetch_entries} resources", field="prefetch")
-    new_entries, draft_entries = split_drafts(body, service["hook"], config.max_draft_orders)
+    # First reading: just enough to recognise the drugs. An order no rule is about stops here,
+    # before any model validation or FHIR call.
+    new_entries, draft_entries = split_drafts(body, service["hook"], config.max_draft_orders, validate=False)
     terminology = knowledge.terminology
     new_drugs = [d for e in new_entries if (d := to_drug(e, "new", terminology))]
     rules = engine.relevant_rules(knowledge, new_drugs)
@@ -94,16 +128,26 @@ def evaluate_hook(body: Mapping[str, Any], *, service: Mapping[str, Any], runtim
     new_entries, draft_entries = split_drafts(
         body, service["hook"], config.max_draft_orders, references=_reference_index(resources)
     )
-    record_medications = medication_index(
-        *(body.get("prefetch") or {}).values(), {"entry": [{"resource": r} for r in resources]}
+    record_medications = _LazyIndex(
+        lambda: medication_index(
+            *(body.get("prefetch") or {}).values(), {"entry": [{"resource": r} for r in resources]}
+        )
     )
-    records = medication_entries(resources, origin="record", medications=record_medications, hint=version)
+    records = medication_entries(
+        resources,
+        origin="record",
+        medications=record_medications,
+        hint=version,
+        wanted=terminology.is_medication_of_interest,
+    )
     now = runtime.clock()
     facts = build_facts(
         new_entries=new_entries,
         draft_entries=draft_entries,
         record_entries=records,
-        conditions=condition_entries(resources),
+        conditions=condition_entries(
+            resources, wanted=lambda code: bool(terminology.valuesets_of(code, knowledge.condition_valuesets))
+        ),
         observations=observation_entries(resources, wanted=terminology.is_lab_of_interest),
         terminology=terminology,
         condition_valuesets=knowledge.condition_valuesets,

@@ -8,7 +8,6 @@ codes, doses and wording come from cards/orders.yaml and the value sets.
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -62,7 +61,8 @@ def replace_draft(draft: Drug, replacement: Mapping[str, Any], knowledge: Any) -
     raw = draft.entry.raw
     if not _addressable(draft):
         return None
-    resource = copy.deepcopy(dict(raw))
+    # Only top-level keys are replaced below, so a shallow copy leaves the client's draft intact.
+    resource = dict(raw)
     resource.pop("medicationReference", None)
     med = replacement["medication"]
     resource["medicationCodeableConcept"] = {

@@ -11,11 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from .records import Concept
 
 UNSPECIFIED = "unspecified"
+_NO_PREFIX: tuple[str, ...] = ()
 _STRENGTH = re.compile(
     r"(\d+(?:\.\d+)?)\s*(mg|mcg|ug|µg|g)\b(?:\s*/\s*(\d+(?:\.\d+)?)?\s*(ml)\b)?", re.IGNORECASE
 )
@@ -74,10 +76,10 @@ class ConceptMatcher:
         self.codes = {
             (system_key.get(c["system"], c["system"]), c["code"].upper()) for c in valueset.get("codes", [])
         }
-        self.prefixes = tuple(
-            (system_key.get(p["system"], p["system"]), p["prefix"].upper())
-            for p in valueset.get("prefixes", [])
-        )
+        prefixes: dict[str, list[str]] = {}
+        for p in valueset.get("prefixes", []):
+            prefixes.setdefault(system_key.get(p["system"], p["system"]), []).append(p["prefix"].upper())
+        self.prefixes = {system: tuple(values) for system, values in prefixes.items()}
         self.words = _word_pattern(valueset.get("words", []))
         self.exclude = _word_pattern(valueset.get("exclude_words", []))
         self.system_key = system_key
@@ -88,9 +90,7 @@ class ConceptMatcher:
                 continue
             system = self.system_key.get(coding.system or "", coding.system or "")
             code = coding.code.strip().upper()
-            if (system, code) in self.codes:
-                return True
-            if any(system == s and code.startswith(p) for s, p in self.prefixes):
+            if (system, code) in self.codes or code.startswith(self.prefixes.get(system, _NO_PREFIX)):
                 return True
         if self.words is not None:
             for text in concept.words():
@@ -120,6 +120,8 @@ class Terminology:
         self.volume_to_ml: dict[str, float] = {}
         self.count_units: frozenset[str] = frozenset()
         self.per_day: dict[str, float] = {}
+        self._valuesets_of = lru_cache(maxsize=8192)(self._match_all)
+        self._recognise = lru_cache(maxsize=8192)(self._recognise_uncached)
 
     # ---------------------------------------------------------------- building
     @classmethod
@@ -202,9 +204,15 @@ class Terminology:
 
     # ---------------------------------------------------------------- medications
     def recognise(self, concept: Concept | None) -> Recognition | None:
-        """Ingredients and product facts of a medication concept, or None when not ours."""
+        """Ingredients and product facts of a medication concept, or None when not ours (cached)."""
         if concept is None:
             return None
+        return self._recognise(concept)
+
+    def is_medication_of_interest(self, concept: Concept | None) -> bool:
+        return self.recognise(concept) is not None
+
+    def _recognise_uncached(self, concept: Concept) -> Recognition | None:
         products: list[Product] = []
         for coding in concept.codings:
             if coding.code and self.system_key.get(coding.system or "") == "rxnorm":
@@ -300,6 +308,17 @@ class Terminology:
     def matches(self, valueset_id: str, concept: Concept) -> bool:
         matcher = self.matchers.get(valueset_id)
         return matcher is not None and matcher.matches(concept)
+
+    def valuesets_of(self, concept: Concept, valueset_ids: tuple[str, ...]) -> frozenset[str]:
+        """The value sets (among `valueset_ids`) a condition concept belongs to, cached.
+
+        Problem lists repeat the same few thousand concepts across patients, and matching one
+        concept runs every value set's word patterns: the cache makes the common case a lookup.
+        """
+        return self._valuesets_of(concept, valueset_ids)
+
+    def _match_all(self, concept: Concept, valueset_ids: tuple[str, ...]) -> frozenset[str]:
+        return frozenset(vs for vs in valueset_ids if self.matches(vs, concept))
 
     def labs_of(self, concept: Concept) -> frozenset[str]:
         out: frozenset[str] = frozenset()

@@ -7,7 +7,9 @@ Infinity), and every schema error becomes a 400 whose message names the offendin
 from __future__ import annotations
 
 import json
+from array import array
 from functools import lru_cache
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -106,28 +108,24 @@ def _reject_constant(value: str) -> Any:
     raise ValueError(f"{value} is not valid JSON")
 
 
-def _depth(value: Any, limit: int) -> int:
-    """Nesting depth, iteratively (a hostile body cannot blow the stack)."""
-    # Only containers go on the stack (a scalar's depth is its parent's plus one): a 1 MB prefetch
-    # has ~10x more scalars than containers, and pushing them all cost more than json.loads itself.
-    if not isinstance(value, dict | list):
-        return 1
-    deepest = 1
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return depth
-        children = node.values() if isinstance(node, dict) else node
-        if not children:
-            deepest = max(deepest, depth)
-            continue
-        below = depth + 1
-        deepest = max(deepest, below)
-        for child in children:
-            if isinstance(child, dict | list):
-                stack.append((child, below))
-    return deepest
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_BRACKET_STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+
+
+def _depth(raw: bytes) -> int:
+    """Deepest nesting of arrays and objects in a valid JSON text.
+
+    Counted on the bytes, not on the parsed value: strings are cut out (they may hold brackets),
+    every other byte but brackets is dropped, and the running sum of +1/-1 steps is taken in C.
+    Walking the parsed value in Python cost three times json.loads itself on a large prefetch.
+    Only call it on text json.loads accepted.
+    """
+    # In valid JSON a backslash only appears inside strings: drop escaped backslashes, then
+    # escaped quotes; every quote left delimits a string, so every other piece is outside one.
+    unescaped = raw.replace(b"\\\\", b"").replace(b'\\"', b"") if b"\\" in raw else raw
+    outside = b"".join(unescaped.split(b'"')[::2])
+    steps = outside.translate(_BRACKET_STEP, _NOT_BRACKET)
+    return max(accumulate(array("b", steps)), default=0)
 
 
 def parse_json_body(raw: bytes, content_type: str | None, max_depth: int) -> Any:
@@ -142,7 +140,7 @@ def parse_json_body(raw: bytes, content_type: str | None, max_depth: int) -> Any
         raise BadRequest(f"body: JSON nested deeper than {max_depth} levels", field="body") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"body: not valid JSON ({exc})", field="body") from None
-    if _depth(value, max_depth) > max_depth:
+    if _depth(raw) > max_depth:
         raise BadRequest(f"body: JSON nested deeper than {max_depth} levels", field="body")
     if not isinstance(value, dict):
         raise BadRequest("body: a JSON object is required", field="body")

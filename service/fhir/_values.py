@@ -163,7 +163,7 @@ def reference_of(value: Any) -> str | None:
 
 
 def resource_ref(resource: Any, position: int) -> str:
-    """"Type/id" of a resource; "Type/#<position>" (stable within one call) when it has no id."""
+    """ "Type/id" of a resource; "Type/#<position>" (stable within one call) when it has no id."""
     kind = text(get(resource, "resourceType")) or "Resource"
     ident = text(get(resource, "id"))
     return f"{kind}/{ident}" if ident is not None else f"{kind}/#{position}"

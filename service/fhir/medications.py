@@ -15,7 +15,7 @@ Prefetched records skip validation: it costs ten times the reading (see `models`
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..records import Concept, Dosage, MedicationEntry
@@ -40,8 +40,11 @@ log = logging.getLogger(__name__)
 MEDICATION_TYPES = frozenset({"MedicationRequest", "MedicationOrder", "MedicationStatement"})
 _REASON_TARGETS = ("Condition", "Observation")
 # Where each type keeps its dosage: orders instruct, statements report.
-_DOSAGE_FIELD = {"MedicationRequest": "dosageInstruction", "MedicationOrder": "dosageInstruction",
-                 "MedicationStatement": "dosage"}
+_DOSAGE_FIELD = {
+    "MedicationRequest": "dosageInstruction",
+    "MedicationOrder": "dosageInstruction",
+    "MedicationStatement": "dosage",
+}
 # When the order was written / the statement asserted, in the spelling of each version.
 _AUTHORED_FIELDS = ("authoredOn", "dateWritten", "dateAsserted", "effectiveDateTime")
 
@@ -90,6 +93,7 @@ def medication_entries(
     medications: Mapping[str, Any],
     hint: str | None = None,
     validate: bool | None = None,
+    wanted: Callable[[Concept | None], bool] | None = None,
 ) -> list[MedicationEntry]:
     """The medication orders and statements among `resources`, as records; other types are skipped.
 
@@ -98,17 +102,21 @@ def medication_entries(
     resolve `medicationReference`. hint: the FHIR version of the source (e.g. the server's), used
     when a resource's own structure does not settle it; sibling resources with clear evidence are
     the next-best hint. validate: read valid MedicationRequests through fhir.resources models;
-    by default only for drafts (see `models` for why not for records).
+    by default only for drafts (see `models` for why not for records). wanted: sees the drug first;
+    a resource it rejects is not read further (a long history is mostly drugs no rule is about).
     """
     items = list(resources or ())
-    found = [
-        (position, raw, strong_version(raw))
+    references = References(items, medications)
+    candidates = [
+        (position, raw)
         for position, raw in enumerate(items)
         if isinstance(raw, dict) and _is_medication(raw.get("resourceType"))
     ]
+    if wanted is not None:
+        candidates = [(p, raw) for p, raw in candidates if wanted(_medication(raw, references))]
+    found = [(position, raw, strong_version(raw)) for position, raw in candidates]
     batch_hint = normalise_version(hint) or majority(strong for _, _, strong in found)
     use_models = (origin == "draft") if validate is None else validate
-    references = References(items, medications)
     entries: list[MedicationEntry] = []
     for position, raw, strong in found:
         version = settle(raw, strong, batch_hint)
@@ -116,8 +124,11 @@ def medication_entries(
         if use_models and models.has_model(version, raw["resourceType"]):
             node = models.validated(raw, version) or raw
         try:
-            entries.append(read_medication(node, raw, position=position, version=version,
-                                           origin=origin, references=references))
+            entries.append(
+                read_medication(
+                    node, raw, position=position, version=version, origin=origin, references=references
+                )
+            )
         except (TypeError, ValueError, AttributeError, RecursionError):  # pragma: no cover - safety net
             log.warning("skipped unreadable %s", resource_ref(raw, position), exc_info=True)
     return entries
@@ -190,9 +201,11 @@ def _dosage(node: Any) -> Dosage | None:
     repeat = get(node.get("timing"), "repeat")
     if not isinstance(repeat, dict):
         repeat = _NOTHING
-    as_needed = flag(node.get("asNeededBoolean")) or (
-        "asNeededCodeableConcept" in node and concept_of(node["asNeededCodeableConcept"]) is not None
-    ) or flag(node.get("asNeeded"))
+    as_needed = (
+        flag(node.get("asNeededBoolean"))
+        or ("asNeededCodeableConcept" in node and concept_of(node["asNeededCodeableConcept"]) is not None)
+        or flag(node.get("asNeeded"))
+    )
     period = number(repeat.get("period"))
     frequency = number(repeat.get("frequency"))
     most = number(repeat.get("frequencyMax"))

@@ -80,8 +80,13 @@ def _value(raw: dict[str, Any]) -> tuple[float | None, str | None, str | None]:
 def _effective(raw: dict[str, Any]) -> datetime | None:
     """When the result applies: effectiveDateTime / effectiveInstant, a period's end (or start), issued."""
     period = raw.get("effectivePeriod")
-    for value in (raw.get("effectiveDateTime"), raw.get("effectiveInstant"),
-                  get(period, "end"), get(period, "start"), raw.get("issued")):
+    for value in (
+        raw.get("effectiveDateTime"),
+        raw.get("effectiveInstant"),
+        get(period, "end"),
+        get(period, "start"),
+        raw.get("issued"),
+    ):
         found = instant_of(value)
         if found is not None:
             return found

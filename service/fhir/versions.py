@@ -27,20 +27,43 @@ STU3 = "STU3"
 DSTU2 = "DSTU2"
 
 # Fields of MedicationRequest that R4 added (STU3 has none of them).
-_R4_REQUEST_FIELDS = frozenset({
-    "doNotPerform", "reportedBoolean", "reportedReference", "encounter", "performer", "performerType",
-    "instantiatesCanonical", "instantiatesUri", "courseOfTherapyType", "statusReason", "insurance",
-})
+_R4_REQUEST_FIELDS = frozenset(
+    {
+        "doNotPerform",
+        "reportedBoolean",
+        "reportedReference",
+        "encounter",
+        "performer",
+        "performerType",
+        "instantiatesCanonical",
+        "instantiatesUri",
+        "courseOfTherapyType",
+        "statusReason",
+        "insurance",
+    }
+)
 # Fields of MedicationRequest that R4 removed or renamed.
 _STU3_REQUEST_FIELDS = frozenset({"context", "definition"})
 # Dose and rate directly on the Dosage (STU3) rather than inside doseAndRate (R4).
 _DIRECT_DOSE_FIELDS = frozenset({"doseQuantity", "doseRange", "rateQuantity", "rateRange", "rateRatio"})
-_DSTU2_STATEMENT_FIELDS = frozenset({
-    "wasNotTaken", "reasonForUseCodeableConcept", "reasonForUseReference", "patient",
-})
-_R4_OBSERVATION_FIELDS = frozenset({
-    "effectiveInstant", "hasMember", "focus", "partOf", "note", "valueInteger",
-})
+_DSTU2_STATEMENT_FIELDS = frozenset(
+    {
+        "wasNotTaken",
+        "reasonForUseCodeableConcept",
+        "reasonForUseReference",
+        "patient",
+    }
+)
+_R4_OBSERVATION_FIELDS = frozenset(
+    {
+        "effectiveInstant",
+        "hasMember",
+        "focus",
+        "partOf",
+        "note",
+        "valueInteger",
+    }
+)
 
 
 def normalise_version(hint: Any) -> str | None:
@@ -62,7 +85,7 @@ def normalise_version(hint: Any) -> str | None:
 
 
 def fhir_version_of(resource: Any, hint: str | None = None) -> str:
-    """"R4" | "STU3" | "DSTU2" for one resource: strong evidence, else `hint`, else weak evidence, else R4."""
+    """"R4" | "STU3" | "DSTU2": strong evidence, else `hint`, else weak evidence, else R4."""
     return settle(resource, strong_version(resource), normalise_version(hint))
 
 
@@ -136,8 +159,13 @@ def _condition_votes(resource: dict[str, Any], votes: dict[str, int]) -> None:
     for field in ("clinicalStatus", "verificationStatus"):
         if isinstance(resource.get(field), dict):
             votes[R4] += 1
-    for field, version in (("recordedDate", R4), ("assertedDate", STU3), ("context", STU3),
-                           ("dateRecorded", DSTU2), ("patient", DSTU2)):
+    for field, version in (
+        ("recordedDate", R4),
+        ("assertedDate", STU3),
+        ("context", STU3),
+        ("dateRecorded", DSTU2),
+        ("patient", DSTU2),
+    ):
         if field in resource:
             votes[version] += 1
 
