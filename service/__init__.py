@@ -27,8 +27,6 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
 ) -> Flask:
     """Build the WSGI app. `uuid_factory` and `clock` are injectable so tests are deterministic."""
-    from flask_cors import CORS
-
     from . import runtime
     from .api import register_blueprints
     from .auth import init_auth
@@ -57,13 +55,21 @@ def create_app(
     init_auth(app)
     register_error_handlers(app)
     register_blueprints(app)
+    configure_cors(app, cfg.cors_origins)
+    return app
+
+
+def configure_cors(app: Flask, origins: str) -> None:
+    """CORS on every response, errors included; preflights answered (browsers such as the CDS
+    Hooks sandbox send Authorization, so every call is preflighted)."""
+    from flask_cors import CORS
+
     CORS(
         app,
-        origins=cfg.cors_origins,
+        origins=origins,
         methods=["GET", "POST", "OPTIONS"],
         allow_headers=["Content-Type", "Authorization", "X-Request-ID"],
         expose_headers=["X-Request-ID"],
         max_age=600,
         allow_private_network=True,
     )
-    return app

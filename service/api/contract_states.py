@@ -21,6 +21,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -35,44 +36,17 @@ FHIR_PATH = "/_contract/fhir"
 _STATE_FILE = "contract-state.json"
 
 
-def _condition(cid: str, patient: str, code: str, display: str) -> dict[str, Any]:
-    return {
-        "resourceType": "Condition",
-        "id": cid,
-        "subject": {"reference": f"Patient/{patient}"},
-        "clinicalStatus": {
-            "coding": [
-                {"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}
-            ]
-        },
-        "code": {
-            "coding": [{"system": "http://snomed.info/sct", "code": code, "display": display}],
-            "text": display,
-        },
-    }
+@lru_cache(maxsize=1)
+def _states() -> dict[str, Any]:
+    """Named states and their fixture resources, from service/check_samples/contract-states.json."""
+    path = Path(__file__).resolve().parent.parent / "check_samples" / "contract-states.json"
+    return dict(json.loads(path.read_text(encoding="utf-8"))["states"])
 
 
-def _patient(pid: str) -> dict[str, Any]:
-    return {"resourceType": "Patient", "id": pid, "active": True, "gender": "male", "birthDate": "1961-04-02"}
-
-
-def _als_patient(pid: str, *, spasticity: bool) -> list[dict[str, Any]]:
-    resources = [_patient(pid), _condition("cond-als", pid, "86044005", "Amyotrophic lateral sclerosis")]
-    if spasticity:
-        resources.append(_condition("cond-spasticity", pid, "221360009", "Spasticity"))
-    return resources
-
-
-# Named states: what the FHIR server holds for each. `params.patientId` overrides the patient id.
-STATES: dict[str, Any] = {
-    "the FHIR server has patient pat-als-1 with ALS and spasticity, no medications and no labs": (
-        lambda pid: _als_patient(pid or "pat-als-1", spasticity=True)
-    ),
-    "the FHIR server has patient pat-als-2 with ALS, no medications and no labs": (
-        lambda pid: _als_patient(pid or "pat-als-2", spasticity=False)
-    ),
-    "the FHIR server is empty": lambda pid: [],
-}
+def _state_resources(state: str, patient_id: str | None) -> list[dict[str, Any]]:
+    spec = _states()[state]
+    text = json.dumps(spec["resources"]).replace("{{patientId}}", patient_id or spec["patientId"])
+    return list(json.loads(text))
 
 
 # -- state file (shared by every worker) -------------------------------------------------------------
@@ -115,8 +89,8 @@ def change_state() -> Response:
         return jsonify({})
     if isinstance(params.get("resources"), list):
         resources = copy.deepcopy(params["resources"])
-    elif state in STATES:
-        resources = STATES[state](params.get("patientId"))
+    elif state in _states():
+        resources = _state_resources(state, params.get("patientId"))
     else:
         raise BadRequest(f"state: unknown provider state {state!r}", field="state")
     _write_resources(resources)

@@ -19,9 +19,8 @@ from typing import Any
 
 import jwt
 from flask import Flask, jsonify
-from flask_cors import CORS
 
-from service import auth
+from service import auth, configure_cors
 from service.config import Config
 from service.errors import register_error_handlers
 from service.runtime import Runtime
@@ -113,15 +112,7 @@ def build_app(config: Config, store: Any) -> Flask:
     def health() -> Any:
         return jsonify(status="ok")
 
-    CORS(
-        app,
-        origins=config.cors_origins,
-        methods=["GET", "POST", "OPTIONS"],
-        allow_headers=["Content-Type", "Authorization", "X-Request-ID"],
-        expose_headers=["X-Request-ID"],
-        max_age=600,
-        allow_private_network=True,
-    )
+    configure_cors(app, config.cors_origins)
     return app
 
 
