@@ -32,6 +32,9 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCE = REPO_ROOT.parent / "shared" / "terminology"
 DEFAULT_OUT = REPO_ROOT / "cards" / "valuesets"
+# Research inputs kept in this repository (codes, limits and timing tables confirmed after the
+# shared research pass; each file names the public source of every value it holds).
+DEFAULT_EXTRA = REPO_ROOT / "tools" / "terminology-extra"
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 SNOMED = "http://snomed.info/sct"
@@ -101,6 +104,12 @@ UPSTREAM: dict[str, Json] = {
     "hl7-fhir-dstu2": {
         "url": "https://hl7.org/fhir/dstu2/valueset-diagnostic-requests.html",
         "note": "FHIR DSTU2 diagnostic-requests value set (LOINC order codes)",
+    },
+    "dicom-cid-10046-athena": {
+        "note": (
+            "DICOM PS3.16 CID 10046 'GFR Measurement' and the OHDSI Athena LOINC vocabulary, as "
+            "recorded in labs.json display_source (codes confirmed outside the eCQM expansion)"
+        ),
     },
 }
 
@@ -344,9 +353,17 @@ def unique_words(words: Iterable[str]) -> list[str]:
 class Inputs:
     """The research files, read once, with a content hash of each for provenance."""
 
-    def __init__(self, source_dir: Path) -> None:
+    def __init__(self, source_dir: Path, extra_dir: Path = DEFAULT_EXTRA) -> None:
         self.dir = source_dir
+        self.extra_dir = extra_dir
         self.hashes: dict[str, str] = {}
+        self.extra_labs = self._load_extra("labs.json")
+        self.extra_conditions = self._load_extra("conditions.json")
+        self.extra_timing = self._load_extra("timing.json")
+        self.extra_sources: dict[str, Json] = {
+            **self.extra_labs["sources"],
+            **self.extra_conditions["sources"],
+        }
         self.medications = self._load("medications.json")
         self.sandbox = self._load("rxnorm-names-sandbox.json")
         self.conditions = self._load("conditions.json")
@@ -360,6 +377,23 @@ class Inputs:
         data: Json = json.loads(raw)
         return data
 
+    def _load_extra(self, name: str) -> Json:
+        raw = (self.extra_dir / name).read_bytes()
+        self.hashes["extra/" + name] = "sha256:" + hashlib.sha256(raw).hexdigest()
+        data: Json = json.loads(raw)
+        return data
+
+    def extra_file(self, name: str, note: str | None = None) -> Json:
+        """Provenance entry of a research input kept in this repository."""
+        entry: Json = {
+            "source": "repo-terminology-extra",
+            "path": f"tools/terminology-extra/{name}",
+            "version": self.hashes["extra/" + name],
+        }
+        if note:
+            entry["note"] = note
+        return entry
+
     def research_file(self, name: str, note: str | None = None) -> Json:
         entry: Json = {
             "source": "shared-terminology",
@@ -371,8 +405,9 @@ class Inputs:
         return entry
 
 
-def upstream(source_id: str, note: str | None = None) -> Json:
-    entry: Json = {"source": source_id, **UPSTREAM[source_id]}
+def upstream(source_id: str, note: str | None = None, extra: Mapping[str, Json] | None = None) -> Json:
+    known = UPSTREAM.get(source_id) or (extra or {})[source_id]
+    entry: Json = {"source": source_id, **known}
     if note:
         entry["note"] = note
     return entry
@@ -381,10 +416,10 @@ def upstream(source_id: str, note: str | None = None) -> Json:
 def provenance_for(inputs: Inputs, files: Iterable[str], entries: Iterable[Mapping[str, Any]]) -> list[Json]:
     """The research files read plus every upstream source cited by a code of this value set."""
     used = sorted({s["source"] for e in entries for s in e.get("sources", [])})
-    unknown = [s for s in used if s not in UPSTREAM]
+    unknown = [s for s in used if s not in UPSTREAM and s not in inputs.extra_sources]
     if unknown:
         raise ValueError(f"code sources without a provenance entry: {unknown}")
-    return [inputs.research_file(f) for f in files] + [upstream(s) for s in used]
+    return [inputs.research_file(f) for f in files] + [upstream(s, extra=inputs.extra_sources) for s in used]
 
 
 def header(vs_id: str, kind: str, title: str, version: str) -> Json:
@@ -938,26 +973,89 @@ def context_codes(context: Mapping[str, Any], *lists: str) -> list[Json]:
     return [coded(e) for name in lists for e in context.get(name, [])]
 
 
+def narrowed_prefixes(listed: Iterable[str], wanted: Iterable[str], removed: Iterable[str]) -> list[str]:
+    """`wanted` prefixes minus the `removed` families.
+
+    A wanted prefix that contains a removed one (S06 contains S06.0) is replaced by the next-level
+    prefixes of the listed codes under it that stay (S06.1, S06.2 ...): the codes come from the
+    research file, so no code family is invented.
+    """
+    removed = tuple(removed)
+    out: list[str] = []
+    for prefix in wanted:
+        if prefix.startswith(removed):
+            continue
+        inside = [r for r in removed if r.startswith(prefix)]
+        if not inside:
+            out.append(prefix)
+            continue
+        depth = max(len(r) for r in inside)
+        kept = {c[:depth] for c in listed if c.startswith(prefix) and not c.startswith(removed)}
+        out.extend(sorted(k for k in kept if len(k) == depth))
+    return out
+
+
+def apply_condition_extra(vs_id: str, codes: list[Json], extra: Mapping[str, Any]) -> list[Json]:
+    """Codes of a context after the additions and removals of terminology-extra/conditions.json."""
+    removed_codes = set(extra.get("remove_codes", {}).get("codes", []))
+    removed_prefixes = extra.get("remove_prefixes", {})
+    kept = [
+        c
+        for c in codes
+        if c["code"] not in removed_codes
+        and not c["code"].startswith(tuple(removed_prefixes.get(c["system"], [])))
+    ]
+    added = [
+        {
+            "system": a["system"],
+            "code": a["code"],
+            "display": a["display"],
+            "sources": [{"source": a["source"]}],
+        }
+        for a in extra.get("add_codes", [])
+    ]
+    if any(a["code"] in removed_codes for a in added):
+        raise ValueError(f"{vs_id}: a code is both added and removed")
+    return merge_codes(kept + added)
+
+
 def condition_valuesets(inputs: Inputs) -> list[Json]:
     contexts = inputs.conditions["contexts"]
+    extras = inputs.extra_conditions["contexts"]
     out = []
     for ctx_id, vs_id, title, icd9_prefixes, words, excludes in CONDITION_SETS:
         context = contexts[ctx_id]
+        extra = extras.get(vs_id, {})
         codes = merge_codes(context_codes(context, "snomed", "icd10cm", "icd9cm"))
         listed_icd9 = {c["code"] for c in codes if c["system"] == ICD9CM}
         for prefix in icd9_prefixes:
             if not any(code.startswith(prefix) for code in listed_icd9):
                 raise ValueError(f"{vs_id}: ICD-9-CM prefix {prefix} covers no listed code")
+        listed_icd10 = [c["code"] for c in codes if c["system"] == ICD10CM]
+        removed = extra.get("remove_prefixes", {})
+        icd10 = narrowed_prefixes(listed_icd10, context["icd10cm_prefixes"], removed.get(ICD10CM, []))
+        icd9 = narrowed_prefixes(sorted(listed_icd9), icd9_prefixes, removed.get(ICD9CM, []))
+        codes = apply_condition_extra(vs_id, codes, extra)
         provenance = provenance_for(inputs, ["conditions.json"], codes)
         provenance.append({"source": "editorial", "note": CONDITION_NOTE})
+        if extra:
+            provenance.append(
+                inputs.extra_file(
+                    "conditions.json",
+                    "codes, words and prefixes added or removed for this value set (see the file)",
+                )
+            )
+        words = [w for w in words if w not in extra.get("remove_words", [])] + extra.get("add_words", [])
         out.append(
             {
                 **header(vs_id, "condition", title, inputs.version),
                 "provenance": provenance,
                 "codes": codes,
-                "prefixes": prefixes(context["icd10cm_prefixes"], icd9_prefixes),
+                "prefixes": prefixes(icd10, icd9),
                 "words": unique_words(words),
-                "exclude_words": unique_words(GENERAL_EXCLUDES + excludes),
+                "exclude_words": unique_words(
+                    GENERAL_EXCLUDES + excludes + extra.get("add_exclude_words", [])
+                ),
             }
         )
     return out
@@ -1163,8 +1261,19 @@ def display_sources(code: Mapping[str, Any]) -> list[Json]:
     return [{"source": "hl7lt-lab-ig", "url": u} for u in sorted(urls)]
 
 
+def lab_code_sources(code: Mapping[str, Any], code_source: Json) -> list[Json]:
+    """Where a lab code was read: the value set's expansion, or (for a code confirmed outside it,
+    whose `display_source` names documents rather than a page) the documents that confirmed it."""
+    confirmed_elsewhere = code.get("display_source") and not str(code["display_source"]).startswith("http")
+    if confirmed_elsewhere:
+        return [{"source": "dicom-cid-10046-athena"}]
+    return merge_sources([code_source], display_sources(code))
+
+
 def lab_valuesets(inputs: Inputs) -> list[Json]:
     out = []
+    extra = inputs.extra_labs
+    clearance = extra["creatinine_clearance"]
     for analyte_id, vs_id, title, source_id in LAB_SETS:
         analyte = inputs.labs["analytes"][analyte_id]
         vs_source = dict(analyte["valueset"])
@@ -1176,22 +1285,43 @@ def lab_valuesets(inputs: Inputs) -> list[Json]:
                 "code": c["code"],
                 "display": c["display"],
                 "primary": bool(c.get("primary")),
-                "sources": merge_sources([code_source], display_sources(c)),
+                "sources": lab_code_sources(c, code_source),
             }
             for c in analyte["codes"]
         ]
+        if clearance["valueset"] == vs_id:
+            codes += [
+                {
+                    "system": c["system"],
+                    "code": c["code"],
+                    "display": c["display"],
+                    "primary": False,
+                    "sources": [{"source": c["source"]}],
+                }
+                for c in clearance["codes"]
+            ]
         provenance = provenance_for(inputs, ["labs.json"], codes)
         if analyte.get("note"):
             provenance.append(
                 {"source": "shared-terminology", "path": "terminology/labs.json", "note": analyte["note"]}
             )
-        out.append(
-            {
-                **header(vs_id, "lab", title, inputs.version),
-                "provenance": provenance,
-                "codes": sorted(codes, key=lambda c: (not c["primary"], c["code"])),
+        if clearance["valueset"] == vs_id:
+            provenance.append(inputs.extra_file("labs.json", clearance["why"]))
+        valueset: Json = {
+            **header(vs_id, "lab", title, inputs.version),
+            "provenance": provenance,
+            "codes": sorted(codes, key=lambda c: (not c["primary"], c["code"])),
+        }
+        limit = extra["default_upper_limits"].get(vs_id)
+        if limit:
+            valueset["default_upper_limit"] = {
+                "value": limit["value"],
+                "units": sorted(set(limit["units"])),
+                "sources": [upstream(s, extra=inputs.extra_sources) for s in limit["sources"]],
+                "note": limit["note"],
             }
-        )
+            provenance.append(inputs.extra_file("labs.json", "default_upper_limit"))
+        out.append(valueset)
     return out
 
 
@@ -1251,7 +1381,9 @@ def routes_valueset(version: str) -> Json:
     }
 
 
-def units_valueset(version: str) -> Json:
+def units_valueset(inputs: Inputs) -> Json:
+    version = inputs.version
+    timing = inputs.extra_timing
     per_day = {"s": 86400, "min": 1440, "h": 24, "d": 1, "wk": 1 / 7, "mo": 12 / 365, "a": 1 / 365}
     return {
         **header("units", "units", "Dose and timing units", version),
@@ -1270,6 +1402,11 @@ def units_valueset(version: str) -> Json:
                     "drugs is written in ng); mo = 1/30.4167 d and a = 1/365 d"
                 ),
             },
+            inputs.extra_file("timing.json", "timing_codes and the packet / sachet / granule count units"),
+            *[
+                {k: v for k, v in src.items() if k in {"source", "url", "note"}}
+                for src in timing["meta"]["sources"]
+            ],
         ],
         "mass_to_mg": {
             "g": 1000,
@@ -1319,10 +1456,18 @@ def units_valueset(version: str) -> Json:
                 "capsules",
                 "pill",
                 "pills",
+                *timing["packet_units"]["units"],
             ]
         ),
         "per_day": {
             unit: float(f"{value:.6g}") if value < 1 else int(value) for unit, value in per_day.items()
+        },
+        "timing_codes": {
+            "system": timing["meta"]["system"],
+            "codes": {
+                code: {k: spec[k] for k in ("frequency", "period", "period_unit")}
+                for code, spec in sorted(timing["codes"].items())
+            },
         },
     }
 
@@ -1330,14 +1475,14 @@ def units_valueset(version: str) -> Json:
 # ---------------------------------------------------------------------------------------------
 # Output.
 # ---------------------------------------------------------------------------------------------
-def build_all(source_dir: Path) -> dict[str, Json]:
-    inputs = Inputs(source_dir)
+def build_all(source_dir: Path, extra_dir: Path = DEFAULT_EXTRA) -> dict[str, Json]:
+    inputs = Inputs(source_dir, extra_dir)
     sets = (
         medication_valuesets(inputs)
         + condition_valuesets(inputs)
         + reason_valuesets(inputs)
         + lab_valuesets(inputs)
-        + [routes_valueset(inputs.version), units_valueset(inputs.version)]
+        + [routes_valueset(inputs.version), units_valueset(inputs)]
     )
     by_id: dict[str, Json] = {}
     for vs in sets:
@@ -1387,9 +1532,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help="output directory (default cards/valuesets)"
     )
+    parser.add_argument(
+        "--extra", type=Path, default=DEFAULT_EXTRA, help="repo research inputs (tools/terminology-extra)"
+    )
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when the files are stale")
     args = parser.parse_args(argv)
-    valuesets = build_all(args.source)
+    valuesets = build_all(args.source, args.extra)
     if args.check:
         differ = check_all(valuesets, args.out)
         for name in differ:

@@ -294,10 +294,12 @@ def test_every_sandbox_code_is_present_with_its_ingredient() -> None:
 
 @needs_shared
 def test_no_unconfirmed_candidate_was_loaded() -> None:
-    """unconfirmed.json holds codes typed from memory (ATC, LOINC 33914-3): none may reach a value set."""
+    """unconfirmed.json holds codes typed from memory (ATC candidates): none may reach a value set.
+
+    (LOINC 33914-3 left that file once it was confirmed; see test_egfr_counts_every_confirmed_code.)"""
     unconfirmed = json.loads((SHARED_TERMINOLOGY / "unconfirmed.json").read_text(encoding="utf-8"))
     candidates = set(unconfirmed["atc"]["candidates"].values()) | {i["code"] for i in unconfirmed["loinc"]}
-    assert "33914-3" in candidates and len(candidates) > 10
+    assert "33914-3" not in candidates and len(candidates) > 10
     text = "\n".join((VALUESETS / f"{vs_id}.json").read_text(encoding="utf-8") for vs_id in all_ids())
     assert sorted(c for c in candidates if f'"{c}"' in text) == []
 
@@ -437,3 +439,47 @@ def test_rebuilding_reproduces_the_committed_files_byte_for_byte(tmp_path: Path)
         check=False,
     )
     assert check.returncode == 0, check.stderr
+
+
+# --- issue 10: eGFR, creatinine clearance, default limits, timing codes, condition extras ---------
+def test_egfr_counts_every_confirmed_code_and_creatinine_clearance() -> None:
+    egfr = {c["code"]: c for c in load("egfr")["codes"]}
+    for code in ("33914-3", "77147-7", "62238-1", "98979-8", "50210-4", "88293-6", "88294-4"):
+        assert code in egfr, code
+    # 33914-3 is not in the eCQM expansion: its source must say where it was confirmed instead
+    assert [s["source"] for s in egfr["33914-3"]["sources"]] == ["dicom-cid-10046-athena"]
+    # creatinine clearance (measured 24 h, Cockcroft-Gault) stands in for eGFR
+    assert "24 hour" in egfr["2164-2"]["display"] and "Cockcroft-Gault" in egfr["35591-7"]["display"]
+    assert egfr["2164-2"]["sources"] == [{"source": "loinc-table-extract"}]
+    assert "33558-8" not in egfr  # suggested, never confirmed
+
+
+def test_alt_and_ast_carry_a_sourced_default_upper_limit() -> None:
+    for vs_id in ("alt", "ast"):
+        limit = load(vs_id)["default_upper_limit"]
+        assert limit["value"] == 40 and "U/L" in limit["units"]
+        assert all(s.get("url", "").startswith("https://") for s in limit["sources"])
+
+
+def test_timing_codes_are_hl7_gts_abbreviations() -> None:
+    timing = load("units")["timing_codes"]
+    assert timing["system"] == "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation"
+    codes = timing["codes"]
+    assert codes["BID"] == {"frequency": 2, "period": 1, "period_unit": "d"}
+    assert codes["Q6H"] == {"frequency": 1, "period": 6, "period_unit": "h"}
+    assert codes["QOD"] == {"frequency": 1, "period": 2, "period_unit": "d"}
+    assert "Q12H" not in codes and "HS" not in codes  # not codes of that code system
+    assert {"packet", "sachet", "granules"} <= set(load("units")["count"])
+
+
+def test_concussion_is_not_a_traumatic_brain_injury_and_synthea_disorders_count() -> None:
+    tbi = load("traumatic-brain-injury")
+    codes = {c["code"] for c in tbi["codes"]}
+    assert "275272006" in codes  # Brain damage - traumatic (Synthea)
+    assert not codes & {"110030002", "62106007", "62564004", "447396006", "40425004"}
+    assert not [c for c in codes if c.startswith(("S06.0", "850"))]
+    prefixes = [p["prefix"] for p in tbi["prefixes"]]
+    assert not [p for p in prefixes if p in {"S06", "850"} or p.startswith("S06.0")]
+    assert "S06.5" in {p["prefix"] for p in tbi["prefixes"]}
+    assert "concussion" in tbi["exclude_words"] and "concussion" not in tbi["words"]
+    assert "698754002" in {c["code"] for c in load("spinal-cord-injury")["codes"]}
