@@ -1,0 +1,321 @@
+"""Run every regression patient through `order-sign` and compare the cards with the oracle.
+
+Used by test_synthea.py (asserts) and write_results.py (RESULTS.md). One run: for each patient of
+each FHIR version, the service's own prefetch templates (GET /cds-services) are executed against
+the patient's record (fhir_search.PatientServer), and each of the five drafts is signed with that
+prefetch and no FHIR server, at the moment of the patient's last visit (the app's clock).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from service import create_app
+from service.config import Config
+
+from . import oracle
+from .drafts import DRUGS, build_draft, regimen_for
+from .fhir_search import PatientServer, fill_template
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+VERSIONS = {"R4": "r4", "STU3": "stu3", "DSTU2": "dstu2"}
+SERVICE_ID = "spasticity-order-sign"
+USER = "Practitioner/regression"
+
+
+@dataclass(frozen=True)
+class Row:
+    version: str
+    source: str
+    as_of: datetime
+    entries: list[dict]
+
+
+def load_rows(version: str) -> Iterator[Row]:
+    with gzip.open(DATA / f"{VERSIONS[version]}.ndjson.gz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            data = json.loads(line)
+            as_of = datetime.fromisoformat(data["asOf"].replace("Z", "+00:00")).astimezone(UTC)
+            yield Row(version, data["source"], as_of, data["entries"])
+
+
+@dataclass(frozen=True)
+class Outcome:
+    version: str
+    patient: str
+    source: str
+    drug: str
+    regimen: str
+    status: int
+    expected: frozenset[str]
+    got: frozenset[str]
+    error: str | None = None
+    facts: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    rule: str
+    kind: str  # "missed" | "false"
+    reason: str
+    blame: str
+    version: str | None = None
+    drug: str | None = None
+    patient: str | None = None
+    regimen: str | None = None
+
+    def covers(self, o: Outcome, rule: str, kind: str) -> bool:
+        return (
+            rule == self.rule
+            and kind == self.kind
+            and self.version in (None, o.version)
+            and self.drug in (None, o.drug)
+            and self.patient in (None, o.patient)
+            and self.regimen in (None, o.regimen)
+        )
+
+
+def load_disagreements() -> list[Disagreement]:
+    data = yaml.safe_load((HERE / "known_disagreements.yaml").read_text(encoding="utf-8")) or {}
+    items = data.get("disagreements") or []
+    out = []
+    for item in items:
+        if not str(item.get("reason", "")).strip() or item.get("kind") not in ("missed", "false"):
+            raise ValueError(f"known disagreement needs kind missed|false and a clinical reason: {item}")
+        out.append(Disagreement(**item))
+    return out
+
+
+@dataclass
+class Run:
+    outcomes: list[Outcome]
+    cases: dict[str, dict[str, int]]
+    patients: dict[str, int]
+    seconds: float
+    templates: dict[str, str]
+
+
+class Clock:
+    """The app's clock, moved to each patient's last visit before their drafts are signed."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2000, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _uuid_factory() -> Any:
+    counter = iter(range(1, 10**9))
+    return lambda: f"00000000-0000-4000-8000-{next(counter):012d}"
+
+
+def case_counts(row: Row, server: PatientServer) -> set[str]:
+    """Which of the cases issue 10 names this record holds."""
+    cases: set[str] = set()
+    for r in server.resources:
+        kind = r["resourceType"]
+        codings = (r.get("code") or {}).get("coding") or []
+        text = " ".join(str(c.get("display") or "") for c in codings).lower()
+        if kind == "Observation" and any(c.get("code") == "33914-3" for c in codings):
+            cases.add("eGFR as LOINC 33914-3")
+            value = (r.get("valueQuantity") or {}).get("value")
+            if isinstance(value, int | float) and 5 <= value < 30:
+                cases.add("eGFR 5-29 (33914-3, any date)")
+        if kind == "Observation" and re.search(r"creatinine (renal )?clearance", text):
+            cases.add("creatinine clearance result")
+        if (
+            kind in ("MedicationRequest", "MedicationOrder", "MedicationStatement")
+            and "medicationReference" in r
+        ):
+            cases.add("medicationReference")
+            if r.get("status") in ("active", "on-hold"):
+                cases.add("active medicationReference")
+        if kind == "Condition":
+            if "brain damage - traumatic" in text:
+                cases.add("Brain damage - traumatic")
+            if "concussion" in text:
+                cases.add("concussion")
+            if "chronic paralysis due to lesion of spinal cord" in text:
+                cases.add("Chronic paralysis due to lesion of spinal cord")
+            if "kidney" in text or "renal" in text:
+                cases.add("CKD / renal disease (any stage)")
+            if "end stage renal" in text:
+                cases.add("end stage renal disease")
+            if "stroke" in text:
+                cases.add("stroke")
+    return cases
+
+
+def run(versions: tuple[str, ...] = ("R4", "STU3", "DSTU2")) -> Run:
+    started = time.perf_counter()
+    clock = Clock()
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(
+            Config(data_dir=tmp, database_url="sqlite://", log_level="WARNING"),
+            uuid_factory=_uuid_factory(),
+            clock=clock,
+        )
+        client = app.test_client()
+        discovery = client.get("/cds-services")
+        assert discovery.status_code == 200, discovery.data
+        service = next(s for s in discovery.get_json()["services"] if s["id"] == SERVICE_ID)
+        templates: dict[str, str] = service.get("prefetch") or {}
+        assert templates, "the order-sign service announces no prefetch templates"
+        outcomes: list[Outcome] = []
+        cases: dict[str, Counter[str]] = {}
+        patients: Counter[str] = Counter()
+        for version in versions:
+            cases[version] = Counter()
+            for row in load_rows(version):
+                outcomes.extend(_run_patient(client, clock, templates, row, cases[version]))
+                patients[version] += 1
+    return Run(
+        outcomes,
+        {v: dict(c) for v, c in cases.items()},
+        dict(patients),
+        time.perf_counter() - started,
+        templates,
+    )
+
+
+def _run_patient(
+    client: Any, clock: Clock, templates: dict[str, str], row: Row, cases: Counter[str]
+) -> list[Outcome]:
+    server = PatientServer(row.entries, row.version)
+    pid = server.patient_id
+    cases.update(case_counts(row, server))
+    context = {"patientId": pid, "userId": USER}
+    prefetch: dict[str, Any] = {}
+    for key, template in templates.items():
+        answer = server.execute(fill_template(template, context))
+        if answer is not None:
+            prefetch[key] = answer
+    clock.now = row.as_of
+    out = []
+    for i, drug in enumerate(DRUGS):
+        regimen = regimen_for(pid, drug)
+        use_reference = row.version == "STU3" and hashlib.sha256(pid.encode()).digest()[1] % 2 == 0
+        draft = build_draft(
+            regimen,
+            row.version,
+            patient_id=pid,
+            authored=row.as_of.isoformat(),
+            draft_id=f"draft-{i + 1}",
+            use_reference=use_reference,
+        )
+        request = {
+            "hook": "order-sign",
+            "hookInstance": str(
+                uuid.UUID(bytes=hashlib.sha256(f"{pid}:{drug}".encode()).digest()[:16], version=4)
+            ),
+            "context": {
+                "userId": USER,
+                "patientId": pid,
+                "draftOrders": {
+                    "resourceType": "Bundle",
+                    "type": "collection",
+                    "entry": [{"resource": draft}],
+                },
+            },
+            "prefetch": prefetch,
+        }
+        expected = oracle.expect(server.resources, regimen, row.as_of)
+        response = client.post(f"/cds-services/{SERVICE_ID}", json=request)
+        error = None
+        got: frozenset[str] = frozenset()
+        if response.status_code != 200:
+            error = response.get_data(as_text=True)[:500]
+        else:
+            body = response.get_json()
+            got = frozenset(c["source"]["topic"]["code"] for c in body.get("cards", []))
+        out.append(
+            Outcome(
+                row.version,
+                pid,
+                row.source,
+                drug,
+                regimen.key,
+                response.status_code,
+                frozenset(expected.rules),
+                got,
+                error,
+                expected.facts,
+            )
+        )
+    return out
+
+
+@dataclass
+class Comparison:
+    table: dict[str, Counter[str]]  # rule -> fires / silent / missed / false / known
+    errors: list[Outcome]
+    unexplained: list[tuple[str, str, Outcome]]  # (rule, kind, outcome)
+    explained: list[tuple[str, str, Outcome, Disagreement]]
+    unused: list[Disagreement]
+
+
+def compare(result: Run, known: list[Disagreement]) -> Comparison:
+    table: dict[str, Counter[str]] = {rule: Counter() for rule in oracle.RULES}
+    errors, unexplained, explained = [], [], []
+    used: set[int] = set()
+    for o in result.outcomes:
+        if o.status != 200:
+            errors.append(o)
+            continue
+        for rule in sorted(set(oracle.RULES) | o.got | o.expected):
+            counts = table.setdefault(rule, Counter())
+            if rule in o.expected and rule in o.got:
+                counts["fires"] += 1
+            elif rule not in o.expected and rule not in o.got:
+                counts["silent"] += 1
+            else:
+                kind = "missed" if rule in o.expected else "false"
+                counts[kind] += 1
+                match = next((i for i, d in enumerate(known) if d.covers(o, rule, kind)), None)
+                if match is None:
+                    unexplained.append((rule, kind, o))
+                else:
+                    used.add(match)
+                    counts["known"] += 1
+                    explained.append((rule, kind, o, known[match]))
+    unused = [d for i, d in enumerate(known) if i not in used]
+    return Comparison(table, errors, unexplained, explained, unused)
+
+
+def format_table(comparison: Comparison) -> str:
+    lines = [
+        f"| {'rule':<36} | fires | silent | missed | false | of which listed |",
+        f"|{'-' * 38}|-------|--------|--------|-------|-----------------|",
+    ]
+    for rule, c in comparison.table.items():
+        lines.append(
+            f"| {rule:<36} | {c['fires']:>5} | {c['silent']:>6} | {c['missed']:>6} | {c['false']:>5} |"
+            f" {c['known']:>15} |"
+        )
+    return "\n".join(lines)
+
+
+def format_cases(result: Run) -> str:
+    names = sorted({n for c in result.cases.values() for n in c})
+    versions = list(result.cases)
+    lines = ["| case (patients) | " + " | ".join(versions) + " |", "|---|" + "---|" * len(versions)]
+    lines.append("| patients | " + " | ".join(str(result.patients.get(v, 0)) for v in versions) + " |")
+    for n in names:
+        lines.append(f"| {n} | " + " | ".join(str(result.cases[v].get(n, 0)) for v in versions) + " |")
+    return "\n".join(lines)
