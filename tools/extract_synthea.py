@@ -37,6 +37,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "tests" / "regression" / "data"
@@ -213,13 +214,14 @@ def main(argv: list[str] | None = None) -> int:
         text=True,
     ).stdout.strip()
     args.out.mkdir(parents=True, exist_ok=True)
-    summary: dict[str, dict] = {
+    summary: dict[str, Any] = {
         "source": "https://github.com/smart-on-fhir/generated-sample-data",
         "commit": commit,
     }
     for name, (folder, default_n) in VERSIONS.items():
         limit = args.subset if (args.subset is not None and default_n) else default_n
-        rows, missing, not_patients = [], 0, 0
+        rows: list[dict[str, Any]] = []
+        missing = not_patients = 0
         for path, sha, data in read_blobs(args.git_dir, git_blobs(args.git_dir, folder)):
             if data is None:
                 missing += 1
