@@ -66,6 +66,7 @@ class Outcome:
     got: frozenset[str]
     error: str | None = None
     facts: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    indicators: dict[str, list[str]] = field(default_factory=dict, compare=False, hash=False)  # rule -> cards
 
 
 @dataclass(frozen=True)
@@ -239,11 +240,14 @@ def _run_patient(
         response = client.post(f"/cds-services/{SERVICE_ID}", json=request)
         error = None
         got: frozenset[str] = frozenset()
+        indicators: dict[str, list[str]] = {}
         if response.status_code != 200:
             error = response.get_data(as_text=True)[:500]
         else:
             body = response.get_json()
-            got = frozenset(c["source"]["topic"]["code"] for c in body.get("cards", []))
+            for card in body.get("cards", []):
+                indicators.setdefault(card["source"]["topic"]["code"], []).append(card.get("indicator"))
+            got = frozenset(indicators)
         out.append(
             Outcome(
                 row.version,
@@ -256,6 +260,7 @@ def _run_patient(
                 got,
                 error,
                 expected.facts,
+                indicators,
             )
         )
     return out
@@ -268,11 +273,12 @@ class Comparison:
     unexplained: list[tuple[str, str, Outcome]]  # (rule, kind, outcome)
     explained: list[tuple[str, str, Outcome, Disagreement]]
     unused: list[Disagreement]
+    wrong_cards: list[str]  # a rule's card given twice for one new order, or at the wrong indicator
 
 
 def compare(result: Run, known: list[Disagreement]) -> Comparison:
     table: dict[str, Counter[str]] = {rule: Counter() for rule in oracle.RULES}
-    errors, unexplained, explained = [], [], []
+    errors, unexplained, explained, wrong = [], [], [], []
     used: set[int] = set()
     for o in result.outcomes:
         if o.status != 200:
@@ -282,6 +288,12 @@ def compare(result: Run, known: list[Disagreement]) -> Comparison:
             counts = table.setdefault(rule, Counter())
             if rule in o.expected and rule in o.got:
                 counts["fires"] += 1
+                want = oracle.indicator(rule, o.facts)
+                if o.indicators[rule] != [want]:
+                    wrong.append(
+                        f"{rule}: {o.indicators[rule]}, expected [{want!r}] "
+                        f"({o.version} {o.source} {o.regimen})"
+                    )
             elif rule not in o.expected and rule not in o.got:
                 counts["silent"] += 1
             else:
@@ -295,7 +307,7 @@ def compare(result: Run, known: list[Disagreement]) -> Comparison:
                     counts["known"] += 1
                     explained.append((rule, kind, o, known[match]))
     unused = [d for i, d in enumerate(known) if i not in used]
-    return Comparison(table, errors, unexplained, explained, unused)
+    return Comparison(table, errors, unexplained, explained, unused, wrong)
 
 
 def format_table(comparison: Comparison) -> str:

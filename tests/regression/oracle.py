@@ -463,3 +463,23 @@ def expect(resources: list[Mapping[str, Any]], regimen: Regimen, now: datetime) 
         and ((lab.renal is not None and lab.renal < EGFR_SEVERE) or "ckd-severe" in classes),
     }
     return Expectation({rule for rule, fires in checks.items() if fires}, facts)
+
+
+# The indicator column of the rules table; only what this regression set's drafts can reach.
+INDICATORS = {
+    "baclofen-dantrolene-combination": "warning",
+    "cns-depressant-combination": "warning",
+    "dantrolene-hepatic-disease": "critical",
+    "dantrolene-liver-monitoring": "warning",
+    "intrathecal-baclofen-consideration": "info",
+    "antispastic-max-daily-dose": "warning",
+    "baclofen-renal-impairment": "warning",
+}
+
+
+def indicator(rule: str, facts: Mapping[str, Any]) -> str:
+    """Expected card indicator: benzodiazepine-spasticity is a warning in ALS context, info otherwise;
+    baclofen-abrupt-withdrawal (never reached here) depends on the route."""
+    if rule == "benzodiazepine-spasticity":
+        return "warning" if "als" in facts.get("conditions", ()) else "info"
+    return INDICATORS[rule]

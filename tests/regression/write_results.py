@@ -42,7 +42,8 @@ def render(result: harness.Run, comparison: harness.Comparison) -> str:
         "",
         harness.format_table(comparison),
         "",
-        f"Errors (non-200 answers): {len(comparison.errors)}.",
+        f"Errors (non-200 answers): {len(comparison.errors)}. Cards given twice for one order or at an "
+        f"indicator the spec does not give: {len(comparison.wrong_cards)}.",
         "",
         "## Cases in the data (patients)",
         "",
