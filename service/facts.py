@@ -8,9 +8,10 @@ the daily dose in mg are decided, once, so that every rule means the same by the
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from .fhir._values import instant_of
 from .records import ConditionEntry, Dosage, MedicationEntry, ObservationEntry
 from .terminology import UNSPECIFIED, Recognition, Terminology
 
@@ -85,6 +86,12 @@ def _per_administration_mg(dosage: Dosage, rec: Recognition, t: Terminology) -> 
 
 
 def _administrations_per_day(dosage: Dosage, t: Terminology) -> float | None:
+    if dosage.period_unit is None and dosage.frequency is None and dosage.timing_code:
+        known = t.timing_codes.get(dosage.timing_code)
+        if known is None:
+            return None
+        frequency, period, unit = known
+        return frequency * t.per_day[unit] / period if unit in t.per_day else None
     if dosage.period_unit is None:
         return None
     per_day = t.per_day.get(dosage.period_unit)
@@ -186,17 +193,44 @@ def latest_labs(
             current = latest.get(lab)
             if current is None or (current.effective is not None and obs.effective > current.effective):
                 latest[lab] = obs
-    return latest
+    return {lab: _with_default_limit(lab, obs, t) for lab, obs in latest.items()}
+
+
+def _with_default_limit(lab: str, obs: ObservationEntry | None, t: Terminology) -> ObservationEntry | None:
+    """A result with neither reference range high nor flag gets the lab's default upper limit
+    (clinical-rules.md, Reference range), when the value set has one and the unit is one it is for."""
+    limit = t.default_upper_limits.get(lab)
+    if obs is None or limit is None or obs.range_high is not None or obs.interpretation:
+        return obs
+    value, units = limit
+    if (obs.unit or "").strip().lower() not in units:
+        return obs
+    return replace(obs, range_high=value)
+
+
+def _has_ended(condition: ConditionEntry, now: datetime) -> bool:
+    """No clinical status but an abatement in the past: the condition has ended."""
+    if condition.clinical_status or not condition.abatement:
+        return False
+    if condition.abatement == "true":
+        return True
+    when = instant_of(condition.abatement)
+    return when is not None and when <= now
 
 
 def active_conditions(
-    conditions: Iterable[ConditionEntry], t: Terminology, valueset_ids: tuple[str, ...]
+    conditions: Iterable[ConditionEntry],
+    t: Terminology,
+    valueset_ids: tuple[str, ...],
+    now: datetime | None = None,
 ) -> tuple[tuple[ConditionEntry, frozenset[str]], ...]:
     out = []
     for c in conditions:
         if (c.clinical_status or "") in INACTIVE_CLINICAL or (
             c.verification_status or ""
         ) in EXCLUDED_VERIFICATION:
+            continue
+        if now is not None and _has_ended(c, now):
             continue
         sets = t.valuesets_of(c.code, valueset_ids)
         if sets:
@@ -229,7 +263,7 @@ def build_facts(
         new_orders=new,
         drafts=drafts,
         active=active,
-        conditions=active_conditions(conditions, t, condition_valuesets),
+        conditions=active_conditions(conditions, t, condition_valuesets, now),
         labs=latest_labs(observations, t, now, lookback_days),
         now=now,
         lookback_days=lookback_days,

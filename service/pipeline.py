@@ -24,6 +24,19 @@ def _draft_bundle(body: Mapping[str, Any], hook: str) -> tuple[str, Any]:
     return f"context.{name}", body["context"].get(name)
 
 
+def _check_draft_shape(field: str, bundle: Any) -> None:
+    """Draft orders come as a Bundle (a single order is tolerated); any other resource in their
+    place (a Patient, say) is a client error the caller must hear about, not an empty answer."""
+    if not isinstance(bundle, dict):
+        return
+    kind = bundle.get("resourceType")
+    if not isinstance(kind, str) or kind in {"Bundle", "OperationOutcome"}:
+        return
+    if kind.endswith(("Request", "Order")) or kind == "MedicationStatement":
+        return
+    raise BadRequest(f"{field}: expected a Bundle of draft orders, got a {kind}", field=field)
+
+
 def _selected(entry: MedicationEntry, selections: Sequence[str]) -> bool:
     ref = entry.ref
     return any(s == ref or s.endswith("/" + ref) for s in selections)
@@ -65,6 +78,7 @@ def split_drafts(
 ) -> tuple[list[MedicationEntry], list[MedicationEntry]]:
     """(new orders, co-medication drafts). For order-select only the selections are new."""
     field, bundle = _draft_bundle(body, hook)
+    _check_draft_shape(field, bundle)
     try:
         resources = resources_of(bundle)
     except ValueError as exc:

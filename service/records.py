@@ -51,6 +51,7 @@ class Dosage:
     as_needed: bool = False
     route: Concept | None = None
     text: str | None = None
+    timing_code: str | None = None  # Timing.code (BID, Q6H ...), read when there is no repeat
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,7 @@ class ConditionEntry:
     clinical_status: str | None
     verification_status: str | None
     recorded: str | None = None
+    abatement: str | None = None  # abatement[x] as written: a date, or "true" (abatementBoolean)
 
 
 @dataclass(frozen=True, slots=True)

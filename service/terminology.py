@@ -120,6 +120,9 @@ class Terminology:
         self.volume_to_ml: dict[str, float] = {}
         self.count_units: frozenset[str] = frozenset()
         self.per_day: dict[str, float] = {}
+        # Timing.code -> (frequency, period, period unit); lab value set -> (upper limit, units)
+        self.timing_codes: dict[str, tuple[float, float, str]] = {}
+        self.default_upper_limits: dict[str, tuple[float, frozenset[str]]] = {}
         self._valuesets_of = lru_cache(maxsize=8192)(self._match_all)
         self._recognise = lru_cache(maxsize=8192)(self._recognise_uncached)
 
@@ -146,6 +149,12 @@ class Terminology:
                 for c in vs["codes"]:
                     lab_key = (t.system_key.get(c["system"], c["system"]), c["code"])
                     t.labs_by_code[lab_key] = t.labs_by_code.get(lab_key, frozenset()) | {vs_id}
+                limit = vs.get("default_upper_limit")
+                if limit:
+                    t.default_upper_limits[vs_id] = (
+                        float(limit["value"]),
+                        frozenset(u.lower() for u in limit["units"]),
+                    )
             elif kind == "route":
                 t._add_routes(vs)
             elif kind == "units":
@@ -153,6 +162,10 @@ class Terminology:
                 t.volume_to_ml = {k.lower(): float(v) for k, v in vs["volume_to_ml"].items()}
                 t.count_units = frozenset(u.lower() for u in vs["count"])
                 t.per_day = {k: float(v) for k, v in vs["per_day"].items()}
+                t.timing_codes = {
+                    code.upper(): (float(spec["frequency"]), float(spec["period"]), spec["period_unit"])
+                    for code, spec in vs.get("timing_codes", {}).get("codes", {}).items()
+                }
         t.names = name_words
         t.name_pattern = _word_pattern(name_words)
         for class_id, spec in classes.items():

@@ -1486,7 +1486,7 @@ def intrathecal_baclofen_consideration() -> None:
     )
     case(
         f,
-        "fires-r4-sign-baclofen-90-mg-no-condition-context-from-antispastic-itself",
+        "silent-r4-sign-baclofen-90-mg-no-condition-antispastic-alone-documents-nothing",
         "order-sign",
         v,
         [med_order(v, "mr-bac", BAC_IN, dosages=[tid(v, 30)])],
@@ -2019,6 +2019,315 @@ def baseline() -> None:
     )
 
 
+# ============================================================================== issue 10: real records
+# Shapes seen in public synthetic records (Synthea R4 / STU3 / DSTU2) and in EHR traffic: eGFR under
+# the older MDRD code, creatinine clearance, HL7 timing abbreviations, packet doses, ALT without a
+# range, medicationReference to included or compounded Medications, Synthea's condition wording.
+EGFR_MDRD_OLD = (
+    "33914-3",
+    "Glomerular filtration rate/1.73 sq M.predicted by Creatinine-based formula (MDRD)",
+)
+CRCL_CG = ("35591-7", "Creatinine renal clearance predicted by Cockcroft-Gault formula")
+CRCL_24H = ("2164-2", "Creatinine renal clearance in 24 hour Urine and Serum or Plasma")
+BRAIN_DAMAGE = cc(SNOMED, "275272006", "Brain damage - traumatic", "Brain damage - traumatic")
+SCI_PARALYSIS = cc(
+    SNOMED,
+    "698754002",
+    "Chronic paralysis due to lesion of spinal cord",
+    "Chronic paralysis due to lesion of spinal cord",
+)
+CONCUSSION = cc(SNOMED, "110030002", "Concussion injury of brain", "Concussion injury of brain")
+CONCUSSION_MILD = cc(SNOMED, "62106007", "Concussion with no loss of consciousness")
+CONCUSSION_ICD10 = cc(ICD10, "S06.0X0A", "Concussion without loss of consciousness, initial encounter")
+SPASTIC_QUAD_CP = {"text": "Spastic quadriplegic cerebral palsy"}
+BAC_PACKET = {"text": "baclofen 20 MG per packet oral granules"}
+NDC_ONLY = {"coding": [{"system": "http://hl7.org/fhir/sid/ndc", "code": "0172-4096-60"}]}
+
+
+def timed(version: str, dose: float, code: str, unit: str = "mg") -> JSON:
+    """A dosage whose frequency is only a Timing.code (no repeat), as Epic and others send it."""
+    d = dosage(version, dose, unit)
+    d["timing"] = {
+        "code": {
+            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation", "code": code}],
+            "text": code,
+        }
+    }
+    return d
+
+
+def ended(version: str, rid: str, code: JSON) -> JSON:
+    """A condition with no clinical status and an abatement in the past."""
+    c = condition(version, rid, code, clinical=None)
+    if version == DSTU2:
+        c["abatementBoolean"] = True
+    else:
+        c["abatementDateTime"] = days_ago(30)
+    return c
+
+
+def issue10_labs() -> None:
+    f = "baclofen-renal-impairment"
+    for v in (R4, STU3, DSTU2):
+        case(
+            f,
+            f"fires-{v.lower()}-sign-egfr-mdrd-33914-3-22",
+            "order-sign",
+            v,
+            [med_order(v, "draft-bac", BAC10_SCD, dosages=[tid(v, 5)])],
+            renal=[egfr(v, 22, 10, test=EGFR_MDRD_OLD)],
+        )
+    case(
+        f,
+        "fires-r4-sign-creatinine-clearance-cockcroft-gault-newer-than-egfr",
+        "order-sign",
+        R4,
+        [med_order(R4, "draft-bac", BAC10_SCD, dosages=[tid(R4, 5)])],
+        renal=[egfr(R4, 45, 30), observation(R4, "crcl-5d", CRCL_CG, 25, "mL/min", age_days=5)],
+    )
+    case(
+        f,
+        "fires-stu3-sign-creatinine-clearance-24h-urine-28",
+        "order-sign",
+        STU3,
+        [med_order(STU3, "draft-bac", BAC10_SCD, dosages=[tid(STU3, 5)])],
+        renal=[observation(STU3, "crcl-3d", CRCL_24H, 28, "mL/min", age_days=3)],
+    )
+    case(
+        f,
+        "silent-r4-sign-creatinine-clearance-older-than-normal-egfr",
+        "order-sign",
+        R4,
+        [med_order(R4, "draft-bac", BAC10_SCD, dosages=[tid(R4, 5)])],
+        renal=[egfr(R4, 45, 5), observation(R4, "crcl-30d", CRCL_CG, 25, "mL/min", age_days=30)],
+    )
+    f = "dantrolene-liver-monitoring"
+    for v in (R4, STU3, DSTU2):
+        case(
+            f,
+            f"fires-{v.lower()}-sign-alt-300-without-range-or-flag",
+            "order-sign",
+            v,
+            [med_order(v, "draft-dan", DAN25, dosages=[daily(v, 25)])],
+            liver=[alt(v, 300, 10, high=None, low=None), ast(v, 30, 10, high=None, low=None)],
+        )
+    case(
+        f,
+        "silent-r4-sign-alt-ast-35-without-range-or-flag",
+        "order-sign",
+        R4,
+        [med_order(R4, "draft-dan", DAN25, dosages=[daily(R4, 25)])],
+        liver=[alt(R4, 35, 10, high=None, low=None), ast(R4, 35, 10, high=None, low=None)],
+    )
+
+
+def issue10_conditions() -> None:
+    f = "benzodiazepine-spasticity"
+    diaz = [("r4", R4), ("stu3", STU3), ("dstu2", DSTU2)]
+    for tag, v in diaz:
+        case(
+            f,
+            f"fires-{tag}-sign-diazepam-brain-damage-traumatic",
+            "order-sign",
+            v,
+            [med_order(v, "draft-diaz", DIAZ5_SCD, dosages=[tid(v, 5)])],
+            conditions=[condition(v, "cond-tbi", BRAIN_DAMAGE)],
+        )
+        case(
+            f,
+            f"silent-{tag}-sign-diazepam-concussion-only",
+            "order-sign",
+            v,
+            [med_order(v, "draft-diaz", DIAZ5_SCD, dosages=[tid(v, 5)])],
+            conditions=[
+                condition(v, "cond-c1", CONCUSSION),
+                condition(v, "cond-c2", CONCUSSION_MILD),
+                condition(v, "cond-c3", CONCUSSION_ICD10),
+            ],
+        )
+        case(
+            f,
+            f"silent-{tag}-sign-diazepam-brain-damage-abated-no-status",
+            "order-sign",
+            v,
+            [med_order(v, "draft-diaz", DIAZ5_SCD, dosages=[tid(v, 5)])],
+            conditions=[ended(v, "cond-tbi", BRAIN_DAMAGE)],
+        )
+    case(
+        f,
+        "fires-stu3-sign-diazepam-chronic-paralysis-spinal-cord",
+        "order-sign",
+        STU3,
+        [med_order(STU3, "draft-diaz", DIAZ5_SCD, dosages=[tid(STU3, 5)])],
+        conditions=[condition(STU3, "cond-sci", SCI_PARALYSIS)],
+    )
+    case(
+        f,
+        "fires-dstu2-sign-diazepam-spastic-quadriplegic-cerebral-palsy",
+        "order-sign",
+        DSTU2,
+        [med_order(DSTU2, "draft-diaz", DIAZ5_SCD, dosages=[tid(DSTU2, 5)])],
+        conditions=[condition(DSTU2, "cond-cp", SPASTIC_QUAD_CP)],
+    )
+    f = "intrathecal-baclofen-consideration"
+    case(
+        f,
+        "silent-r4-sign-baclofen-90-mg-for-alcohol-use-disorder",
+        "order-sign",
+        R4,
+        [
+            med_order(
+                R4, "draft-bac", BAC10_SCD, dosages=[tid(R4, 30)], reason={"text": "Alcohol use disorder"}
+            )
+        ],
+    )
+    case(
+        f,
+        "silent-stu3-sign-baclofen-90-mg-for-hiccups",
+        "order-sign",
+        STU3,
+        [
+            med_order(
+                STU3, "draft-bac", BAC10_SCD, dosages=[tid(STU3, 30)], reason={"text": "Intractable hiccups"}
+            )
+        ],
+    )
+    case(
+        f,
+        "fires-r4-sign-baclofen-90-mg-reason-spasticity",
+        "order-sign",
+        R4,
+        [med_order(R4, "draft-bac", BAC10_SCD, dosages=[tid(R4, 30)], reason=SPASTICITY_SNOMED)],
+    )
+
+
+def issue10_doses() -> None:
+    f = "antispastic-max-daily-dose"
+    for v in (R4, STU3, DSTU2):
+        case(
+            f,
+            f"fires-{v.lower()}-sign-baclofen-50-mg-timing-code-bid-100",
+            "order-sign",
+            v,
+            [med_order(v, "draft-bac", BAC10_SCD, dosages=[timed(v, 50, "BID")])],
+        )
+    case(
+        f,
+        "fires-r4-sign-baclofen-20-mg-timing-code-q4h-120",
+        "order-sign",
+        R4,
+        [med_order(R4, "draft-bac", BAC10_SCD, dosages=[timed(R4, 20, "Q4H")])],
+    )
+    case(
+        f,
+        "silent-r4-sign-baclofen-20-mg-timing-code-tid-60",
+        "order-sign",
+        R4,
+        [med_order(R4, "draft-bac", BAC10_SCD, dosages=[timed(R4, 20, "TID")])],
+    )
+    case(
+        f,
+        "silent-r4-sign-baclofen-50-mg-unknown-timing-code",
+        "order-sign",
+        R4,
+        [med_order(R4, "draft-bac", BAC10_SCD, dosages=[timed(R4, 50, "Q12H")])],
+    )
+    for v in (R4, DSTU2):
+        case(
+            f,
+            f"fires-{v.lower()}-sign-baclofen-20-mg-packet-5-times-daily-100",
+            "order-sign",
+            v,
+            [med_order(v, "draft-bac", BAC_PACKET, dosages=[dosage(v, 1, "packet", freq=5)])],
+        )
+    case(
+        f,
+        "silent-r4-sign-baclofen-20-mg-packet-3-times-daily-60",
+        "order-sign",
+        R4,
+        [med_order(R4, "draft-bac", BAC_PACKET, dosages=[dosage(R4, 1, "packet", freq=3)])],
+    )
+
+
+def issue10_medication_references() -> None:
+    f = "cns-depressant-combination"
+    for v in (R4, STU3, DSTU2):
+        med = medication("med-bac", BAC10_SCD)
+        case(
+            f,
+            f"fires-{v.lower()}-sign-diazepam-active-baclofen-by-included-medication",
+            "order-sign",
+            v,
+            [med_order(v, "draft-diaz", DIAZ5_SCD, dosages=[tid(v, 5)])],
+            orders=[active(v, "active-bac", None, med_ref="Medication/med-bac")],
+            extra_prefetch=[med],
+        )
+    compounded = {
+        "resourceType": "Medication",
+        "id": "med-compound",
+        "ingredient": [{"itemCodeableConcept": BAC_IN}],
+    }
+    case(
+        f,
+        "fires-r4-sign-diazepam-active-compounded-baclofen-by-ingredient",
+        "order-sign",
+        R4,
+        [med_order(R4, "draft-diaz", DIAZ5_SCD, dosages=[tid(R4, 5)])],
+        orders=[active(R4, "active-bac", None, med_ref="Medication/med-compound")],
+        extra_prefetch=[compounded],
+    )
+    compounded_stu3 = {
+        "resourceType": "Medication",
+        "id": "med-compound",
+        "isBrand": False,
+        "ingredient": [{"itemCodeableConcept": {"text": "Baclofen powder"}}],
+    }
+    case(
+        f,
+        "fires-stu3-sign-diazepam-active-compounded-baclofen-by-ingredient-name",
+        "order-sign",
+        STU3,
+        [med_order(STU3, "draft-diaz", DIAZ5_SCD, dosages=[tid(STU3, 5)])],
+        orders=[active(STU3, "active-bac", None, med_ref="Medication/med-compound")],
+        extra_prefetch=[compounded_stu3],
+    )
+    ndc = medication("med-ndc", NDC_ONLY)
+    case(
+        f,
+        "silent-r4-sign-diazepam-active-medication-ndc-code-without-display",
+        "order-sign",
+        R4,
+        [med_order(R4, "draft-diaz", DIAZ5_SCD, dosages=[tid(R4, 5)])],
+        orders=[active(R4, "active-ndc", None, med_ref="Medication/med-ndc")],
+        extra_prefetch=[ndc],
+    )
+
+
+def issue10_als_combination() -> None:
+    f = "baclofen-dantrolene-combination"
+    v = DSTU2
+    it = med_order(v, "draft-it", BAC_IT_CODE, dosages=[daily(v, 100, "mcg", route="intrathecal")])
+    dan = med_order(v, "draft-dan", DAN25, dosages=[daily(v, 25)])
+    case(
+        f,
+        "fires-dstu2-select-new-intrathecal-baclofen-co-draft-oral-dantrolene-als",
+        "order-select",
+        v,
+        [it, dan],
+        select=[it],
+        conditions=[als(v)],
+    )
+    case(
+        f,
+        "fires-r4-sign-new-dantrolene-active-baclofen-als",
+        "order-sign",
+        R4,
+        [med_order(R4, "draft-dan", DAN25, dosages=[daily(R4, 25)])],
+        orders=[active(R4, "active-bac", BAC10_SCD, [tid(R4, 10)])],
+        conditions=[als(R4)],
+    )
+
+
 BUILDERS = [
     baclofen_dantrolene_combination,
     benzodiazepine_spasticity,
@@ -2030,6 +2339,11 @@ BUILDERS = [
     antispastic_max_daily_dose,
     baclofen_renal_impairment,
     baseline,
+    issue10_labs,
+    issue10_conditions,
+    issue10_doses,
+    issue10_medication_references,
+    issue10_als_combination,
 ]
 
 

@@ -42,6 +42,7 @@ def condition_entries(
                 clinical_status=status_code(raw.get("clinicalStatus")),
                 verification_status=status_code(raw.get("verificationStatus")),
                 recorded=_recorded(raw),
+                abatement=_abatement(raw),
             )
         )
     return entries
@@ -54,3 +55,17 @@ def _recorded(raw: dict[str, Any]) -> str | None:
         if value is not None:
             return value
     return None
+
+
+def _abatement(raw: dict[str, Any]) -> str | None:
+    """When the condition abated, as written: abatementDateTime, abatementPeriod.end (or start),
+    or "true" for abatementBoolean true (STU3, DSTU2). An age, range or string cannot be placed in
+    time and gives None (the condition is then judged by its clinical status alone)."""
+    value = date_text(raw.get("abatementDateTime"))
+    if value is None:
+        period = raw.get("abatementPeriod")
+        if isinstance(period, dict):
+            value = date_text(period.get("end")) or date_text(period.get("start"))
+    if value is None and raw.get("abatementBoolean") is True:
+        value = "true"
+    return value

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ..records import Concept, Dosage, MedicationEntry
+from ..records import Coding, Concept, Dosage, MedicationEntry
 from . import models
 from ._values import (
     as_list,
@@ -189,6 +189,9 @@ def _medication(node: Mapping[str, Any], references: References) -> Concept | No
     concept = concept_of(target.get("code")) if target is not None else None
     if concept is not None:
         return concept
+    concept = _ingredients_concept(target) if target is not None else None
+    if concept is not None:
+        return concept
     display = text(pointer.get("display"))
     return Concept(text=display) if display is not None else None
 
@@ -222,8 +225,18 @@ def _dosage(node: Any) -> Dosage | None:
         as_needed=as_needed,
         route=concept_of(node.get("route")),
         text=text(node.get("text")),
+        timing_code=_timing_code(node.get("timing")) if repeat is _NOTHING else None,
     )
     return dosage if dosage != _EMPTY_DOSAGE else None
+
+
+def _timing_code(timing: Any) -> str | None:
+    """Timing.code (an HL7 timing abbreviation such as BID): its first coding's code, else its text."""
+    concept = concept_of(get(timing, "code"))
+    if concept is None:
+        return None
+    code = next((c.code for c in concept.codings if c.code), None) or concept.text
+    return code.strip().upper() if code else None
 
 
 _EMPTY_DOSAGE = Dosage()
@@ -306,3 +319,31 @@ def _contained(node: Mapping[str, Any], ident: str) -> Any:
         if item.get("id") == ident:
             return item
     return None
+
+
+def _ingredients_concept(medication: Mapping[str, Any]) -> Concept | None:
+    """A Medication known only by its ingredients (a compounded product): one concept holding every
+    ingredient's codings and names, so that it is recognised by its ingredients.
+
+    R4 `ingredient[].itemCodeableConcept`, STU3 the same, DSTU2 `product.ingredient[].item` (a
+    Reference whose display may name the substance). An ingredient given only as a reference to a
+    Substance with no display cannot be read and is skipped.
+    """
+    ingredients = as_list(medication.get("ingredient")) or as_list(
+        get(medication.get("product"), "ingredient")
+    )
+    codings: list[Coding] = []
+    names: list[str] = []
+    for ingredient in ingredients:
+        item = concept_of(ingredient.get("itemCodeableConcept"))
+        if item is None:
+            reference = ingredient.get("itemReference") or ingredient.get("item")
+            display = text(get(reference, "display"))
+            item = Concept(text=display) if display else None
+        if item is None:
+            continue
+        codings.extend(item.codings)
+        names.extend(w for w in item.words()[:1])
+    if not codings and not names:
+        return None
+    return Concept(codings=tuple(codings), text=" + ".join(names) if names else None)
