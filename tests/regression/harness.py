@@ -11,12 +11,15 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import multiprocessing
+import os
 import re
 import tempfile
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -163,29 +166,74 @@ def case_counts(row: Row, server: PatientServer) -> set[str]:
     return cases
 
 
-def run(versions: tuple[str, ...] = ("R4", "STU3", "DSTU2")) -> Run:
-    started = time.perf_counter()
-    clock = Clock()
-    with tempfile.TemporaryDirectory() as tmp:
+class Worker:
+    """One app and its client; the drafts of a shard of patients are signed through it."""
+
+    def __init__(self, data_dir: str) -> None:
+        self.clock = Clock()
         app = create_app(
-            Config(data_dir=tmp, database_url="sqlite://", log_level="WARNING"),
+            Config(data_dir=data_dir, database_url="sqlite://", log_level="WARNING"),
             uuid_factory=_uuid_factory(),
-            clock=clock,
+            clock=self.clock,
         )
-        client = app.test_client()
-        discovery = client.get("/cds-services")
+        self.client = app.test_client()
+        discovery = self.client.get("/cds-services")
         assert discovery.status_code == 200, discovery.data
         service = next(s for s in discovery.get_json()["services"] if s["id"] == SERVICE_ID)
-        templates: dict[str, str] = service.get("prefetch") or {}
-        assert templates, "the order-sign service announces no prefetch templates"
+        self.templates: dict[str, str] = service.get("prefetch") or {}
+        assert self.templates, "the order-sign service announces no prefetch templates"
+
+    def shard(self, version: str, index: int, shards: int) -> tuple[list[Outcome], Counter[str], int]:
         outcomes: list[Outcome] = []
-        cases: dict[str, Counter[str]] = {}
-        patients: Counter[str] = Counter()
-        for version in versions:
-            cases[version] = Counter()
-            for row in load_rows(version):
-                outcomes.extend(_run_patient(client, clock, templates, row, cases[version]))
-                patients[version] += 1
+        cases: Counter[str] = Counter()
+        patients = 0
+        for n, row in enumerate(load_rows(version)):
+            if n % shards == index:
+                outcomes.extend(_run_patient(self.client, self.clock, self.templates, row, cases))
+                patients += 1
+        return outcomes, cases, patients
+
+
+_WORKER: Worker | None = None
+
+
+def _init_worker(data_dir: str) -> None:
+    global _WORKER
+    _WORKER = Worker(data_dir)
+
+
+def _run_shard(task: tuple[str, int, int]) -> tuple[str, list[Outcome], Counter[str], int, dict[str, str]]:
+    assert _WORKER is not None
+    outcomes, cases, patients = _WORKER.shard(*task)
+    return task[0], outcomes, cases, patients, _WORKER.templates
+
+
+def run(versions: tuple[str, ...] = ("R4", "STU3", "DSTU2"), workers: int | None = None) -> Run:
+    """All patients of `versions`. `workers` processes (default: 2, the machine's cores, or the
+    CPUs this process may use if fewer) each build their own app; 1 runs in this process."""
+    started = time.perf_counter()
+    if workers is None:
+        workers = max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1))
+    tasks = [(v, i, workers) for v in versions for i in range(workers)]
+    cases: dict[str, Counter[str]] = {v: Counter() for v in versions}
+    patients: Counter[str] = Counter()
+    outcomes: list[Outcome] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        if workers == 1:
+            _init_worker(tmp)
+            results = [_run_shard(t) for t in tasks]
+        else:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(
+                workers, mp_context=context, initializer=_init_worker, initargs=(tmp,)
+            ) as pool:
+                results = list(pool.map(_run_shard, tasks))
+    templates = results[0][4]
+    assert all(r[4] == templates for r in results), "workers saw different prefetch templates"
+    for version, shard_outcomes, shard_cases, n, _ in results:
+        outcomes.extend(shard_outcomes)
+        cases[version].update(shard_cases)
+        patients[version] += n
     return Run(
         outcomes,
         {v: dict(c) for v, c in cases.items()},
@@ -208,6 +256,7 @@ def _run_patient(
         if answer is not None:
             prefetch[key] = answer
     clock.now = row.as_of
+    prefetch_json = json.dumps(prefetch)
     out = []
     for i, drug in enumerate(DRUGS):
         regimen = regimen_for(pid, drug)
@@ -234,10 +283,11 @@ def _run_patient(
                     "entry": [{"resource": draft}],
                 },
             },
-            "prefetch": prefetch,
         }
+        # The prefetch is the bulk of the body and the same for the five drafts: encoded once.
+        body = json.dumps(request)[:-1] + ',"prefetch":' + prefetch_json + "}"
         expected = oracle.expect(server.resources, regimen, row.as_of)
-        response = client.post(f"/cds-services/{SERVICE_ID}", json=request)
+        response = client.post(f"/cds-services/{SERVICE_ID}", data=body, content_type="application/json")
         error = None
         got: frozenset[str] = frozenset()
         indicators: dict[str, list[str]] = {}
