@@ -6,6 +6,7 @@ draft orders -> records -> recognised new orders -> relevant rules? (none: no FH
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -13,7 +14,14 @@ from . import engine
 from .cards import CardRenderer
 from .errors import BadRequest
 from .facts import build_facts, to_drug
-from .fhir import condition_entries, medication_entries, medication_index, observation_entries, resources_of
+from .fhir import (
+    condition_entries,
+    medication_entries,
+    medication_index,
+    observation_entries,
+    resources_of,
+    unresolved_medication_ids,
+)
 from .records import MedicationEntry
 
 ORDERS_FIELD = {"medication-prescribe": "medications"}
@@ -116,6 +124,24 @@ def _reference_index(resources: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return index
 
 
+def _missing_medications(
+    body: Mapping[str, Any], resources: Sequence[Mapping[str, Any]], runtime: Any, seconds: float
+) -> list[dict[str, Any]]:
+    """Medications that active orders point at but that neither the prefetch nor its `_include`
+    carried: fetched in one batched search within what is left of the request's deadline."""
+    fetch = getattr(runtime.fetcher, "fetch_by_ids", None)
+    if fetch is None or not body.get("fhirServer"):
+        return []
+    index = medication_index(
+        *(body.get("prefetch") or {}).values(), {"entry": [{"resource": r} for r in resources]}
+    )
+    missing = unresolved_medication_ids(resources, index)
+    if not missing:
+        return []
+    found: list[dict[str, Any]] = fetch("Medication", missing, request=body, seconds=seconds)
+    return found
+
+
 def evaluate_hook(body: Mapping[str, Any], *, service: Mapping[str, Any], runtime: Any) -> dict[str, Any]:
     """The response for a validated hook request."""
     knowledge, config = runtime.knowledge, runtime.config
@@ -133,10 +159,14 @@ def evaluate_hook(body: Mapping[str, Any], *, service: Mapping[str, Any], runtim
     version = new_drugs[0].entry.fhir_version
     needs = {need for rule in rules for need in rule["needs"]}
     keys = knowledge.keys_for(needs, version)
+    started = time.monotonic()
     gathered = (
         runtime.fetcher.gather(templates=knowledge.templates, needed=keys, request=body) if keys else {}
     )
     resources = [r for key in sorted(gathered) for r in gathered[key]]
+    resources += _missing_medications(
+        body, resources, runtime, config.fhir_timeout - (time.monotonic() - started)
+    )
     # Now that the patient's record is here, read the drafts again so that a reasonReference to a
     # Condition on the problem list resolves (drafts are few; this costs microseconds).
     new_entries, draft_entries = split_drafts(

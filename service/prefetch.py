@@ -265,6 +265,38 @@ class FhirFetcher:
             result.update(self._run(jobs, server, deadline))
         return result
 
+    def fetch_by_ids(
+        self, resource_type: str, ids: Collection[str], *, request: Mapping[str, Any], seconds: float
+    ) -> list[dict[str, Any]]:
+        """The resources `resource_type/<id>` for `ids`, in ONE search (`Type?_id=a,b,c`) on
+        request["fhirServer"], within `seconds` (what is left of the request's deadline).
+
+        Used for the Medications that active orders point at but that neither the prefetch nor its
+        `_include` carried. Best effort by design: no server, no time left or a failed search gives
+        [] (those orders then stay unrecognised, as they would without the fallback) and is logged
+        by type and reason only.
+        """
+        wanted = sorted({i for i in ids if i and re.fullmatch(r"[A-Za-z0-9\-.]{1,64}", i)})
+        base = request.get("fhirServer")
+        if not wanted or seconds <= 0 or not isinstance(base, str) or not is_http_url(base):
+            return []
+        try:
+            token = _bearer_token(request)
+        except PreconditionFailed:
+            return []
+        server = _Server(base.rstrip("/") + "/", origin_of(base), token)
+        url = f"{server.base}{resource_type}?_id={quote(','.join(wanted), safe=',')}&_count={len(wanted)}"
+        job = _Job(f"{resource_type}-by-id", url)
+        started = time.monotonic()
+        try:
+            resources = self._pages(job, server, Deadline.after(seconds), threading.Event())
+        except FetchError as exc:
+            log.warning("%s by id: not fetched (%s)", resource_type, exc.outcome)
+            self._report(exc.outcome, time.monotonic() - started)
+            return []
+        self._report("ok", time.monotonic() - started)
+        return [r for r in resources if r.get("resourceType") == resource_type and r.get("id") in wanted]
+
     def _server(self, request: Mapping[str, Any], key: str, *, paged: bool) -> _Server | None:
         base = request.get("fhirServer")
         if base is None and paged:

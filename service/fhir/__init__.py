@@ -10,12 +10,13 @@ which code means what is the terminology's business.
     condition_entries(resources, *, wanted=None)
     observation_entries(resources, *, wanted=None)
     medication_index(*values)           Medication resources keyed as references point at them
+    unresolved_medication_ids(resources, medications)  Medications referenced but not at hand
     warm_up()                           load the fhir.resources models at start-up, not on a request
 """
 
 from .bundles import medication_index, resources_of
 from .conditions import condition_entries
-from .medications import MEDICATION_TYPES, medication_entries
+from .medications import MEDICATION_TYPES, medication_entries, unresolved_medication_ids
 from .models import warm_up
 from .observations import observation_entries
 from .versions import DSTU2, R4, STU3, fhir_version_of, normalise_version
@@ -32,5 +33,6 @@ __all__ = [
     "normalise_version",
     "observation_entries",
     "resources_of",
+    "unresolved_medication_ids",
     "warm_up",
 ]

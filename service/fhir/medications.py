@@ -347,3 +347,29 @@ def _ingredients_concept(medication: Mapping[str, Any]) -> Concept | None:
     if not codings and not names:
         return None
     return Concept(codings=tuple(codings), text=" + ".join(names) if names else None)
+
+
+def unresolved_medication_ids(resources: Iterable[Any] | None, medications: Mapping[str, Any]) -> list[str]:
+    """Ids of the Medications that orders and statements among `resources` point at
+    (`medicationReference` "Medication/<id>", relative or absolute) but that are neither contained,
+    nor in the same Bundle, nor in `medications`: what a FHIR-server fallback must still fetch."""
+    items = list(resources or ())
+    references = References(items, medications)
+    missing: dict[str, None] = {}
+    for raw in items:
+        if not isinstance(raw, dict) or not _is_medication(raw.get("resourceType")):
+            continue
+        if "medicationCodeableConcept" in raw:
+            continue
+        pointer = raw.get("medicationReference")
+        target = reference_of(pointer) if isinstance(pointer, dict) else None
+        if (
+            not target
+            or target.startswith("#")
+            or references.resolve(target, raw, ("Medication",)) is not None
+        ):
+            continue
+        parts = target.rstrip("/").split("/")
+        if len(parts) >= 2 and parts[-2] == "Medication":
+            missing[parts[-1]] = None
+    return list(missing)

@@ -483,3 +483,11 @@ def test_concussion_is_not_a_traumatic_brain_injury_and_synthea_disorders_count(
     assert "S06.5" in {p["prefix"] for p in tbi["prefixes"]}
     assert "concussion" in tbi["exclude_words"] and "concussion" not in tbi["words"]
     assert "698754002" in {c["code"] for c in load("spinal-cord-injury")["codes"]}
+
+
+def test_renal_prefetch_query_asks_for_every_counted_code() -> None:
+    from service.knowledge import load_knowledge
+
+    query = load_knowledge().templates["renalLabs"]
+    for c in load("egfr")["codes"]:
+        assert f"http://loinc.org|{c['code']}" in query, c["code"]
