@@ -196,7 +196,9 @@ def write_ndjson_gz(path: Path, rows: list[dict]) -> None:
 
 
 def stable_key(path: str) -> str:
-    return hashlib.sha1(path.encode("utf-8")).hexdigest()
+    """Order of the filler patients: by file name only, so STU3 and DSTU2 (the same synthetic
+    people written in two FHIR versions, same file names) keep the same people."""
+    return hashlib.sha1(Path(path).name.encode("utf-8")).hexdigest()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,7 @@
 
 Each drug has a few realistic oral regimens (and, on purpose, one above the labelled maximum for
 the antispastics, a prescribing error the service exists to catch); a patient gets one of them,
-chosen by a hash of the patient id so the run is deterministic and the regimens spread over the
+chosen by a hash of the patient's file name so the run is deterministic and the regimens spread over the
 population. Doses are written in several shapes real EHRs send: mg with `timing.repeat`, a count
 of tablets of a product whose strength the code tells, an HL7 `timing.code` (BID, TID, QD, HS)
 without `repeat`, and `asNeeded` with the interval. The oracle reads `daily_mg` and `reason`
@@ -219,9 +219,11 @@ REGIMENS: dict[str, tuple[Regimen, ...]] = {
 DRUGS = tuple(REGIMENS)
 
 
-def regimen_for(patient_id: str, drug: str) -> Regimen:
+def regimen_for(person: str, drug: str) -> Regimen:
+    """The regimen a person gets for a drug: fixed by a hash of the person's key (their file name,
+    the same for one synthetic person in STU3 and DSTU2)."""
     choices = REGIMENS[drug]
-    digest = hashlib.sha256(f"{patient_id}:{drug}".encode()).digest()
+    digest = hashlib.sha256(f"{person}:{drug}".encode()).digest()
     return choices[digest[0] % len(choices)]
 
 
