@@ -81,6 +81,7 @@ class Disagreement:
     version: str | None = None
     drug: str | None = None
     patient: str | None = None
+    person: str | None = None  # the record's file name (one synthetic person, in STU3 and DSTU2)
     regimen: str | None = None
 
     def covers(self, o: Outcome, rule: str, kind: str) -> bool:
@@ -90,6 +91,7 @@ class Disagreement:
             and self.version in (None, o.version)
             and self.drug in (None, o.drug)
             and self.patient in (None, o.patient)
+            and self.person in (None, Path(o.source).name)
             and self.regimen in (None, o.regimen)
         )
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from . import oracle
+from . import harness, oracle
 from .drafts import REGIMENS, build_draft
 from .fhir_search import PatientServer, UnsupportedQuery, fill_template
 
@@ -160,3 +160,8 @@ def test_drafts_are_valid_shapes_per_version() -> None:
                 dosage = draft["dosageInstruction"][0]
                 assert ("doseAndRate" in dosage) == (version == "R4")
                 assert ("periodUnits" in str(dosage)) == (version == "DSTU2" and not regimen.timing_code)
+
+
+def test_the_disagreement_list_is_well_formed() -> None:
+    for d in harness.load_disagreements():
+        assert d.rule in oracle.RULES and d.blame in ("service", "oracle", "spec") and len(d.reason) > 80
