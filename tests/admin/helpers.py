@@ -143,3 +143,39 @@ def reason_codes(cell: str, reasons: Sequence[Mapping[str, Any]]) -> bool:
             return False
         position = found + 1
     return True
+
+
+def seed_bulk(
+    store: Any, knowledge: Any, now: datetime, *, cards: int, days: int, feedback_share: float = 0.3
+) -> int:
+    """`cards` issued cards spread evenly over the last `days` days, written through the store in
+    batches of 1,000 (one issue time per batch), and feedback on `feedback_share` of them (two
+    thirds overridden with one of the rule's reasons, one third accepted). Returns feedback stored."""
+    rng = random.Random(100_000)
+    rules = [r for r in knowledge.rules if r["card"].get("override_reasons")]
+    system = knowledge.presentation["override_system"]
+    batch = 1000
+    stored = 0
+    for start in range(0, cards, batch):
+        at = now - timedelta(days=days * (1 - (start + batch / 2) / cards))
+        service = SERVICES[(start // batch) % 3]
+        group = []
+        items = []
+        for n in range(start, min(start + batch, cards)):
+            rule = rules[n % len(rules)]
+            uuid = f"bulk-{n:07d}"
+            group.append(_card(uuid, rule["id"], rule["indicator"]["default"]))
+            if rng.random() < feedback_share:
+                when = (at + timedelta(minutes=3)).isoformat().replace("+00:00", "Z")
+                if rng.random() < 2 / 3:
+                    reason = rule["card"]["override_reasons"][n % len(rule["card"]["override_reasons"])]
+                    coding = {"system": system, "code": reason["code"]}
+                    items.append(
+                        {"card": uuid, "outcome": "overridden", "outcomeTimestamp": when,
+                         "overrideReason": {"reason": coding}}
+                    )  # fmt: skip
+                else:
+                    items.append({"card": uuid, "outcome": "accepted", "outcomeTimestamp": when})
+        store.record_cards(service, group, at)
+        stored += store.store_feedback(service, items, now)
+    return stored

@@ -114,3 +114,22 @@ def test_chart_is_escaped_svg_with_a_text_alternative(seeded: Flask) -> None:
     assert 'role="img"' in svg and "<title id=" in svg and "<desc id=" in svg
     assert svg.count('class="bar-issued"') >= 2  # bars plus the legend
     assert '<table class="data compact" id="per-day">' in html
+
+
+def test_a_new_card_or_feedback_shows_at_once(seeded: Flask) -> None:
+    client = seeded.test_client()
+    store = seeded.extensions["cds"].store
+
+    def issued() -> int:
+        rows = table_rows(client.get("/admin/analytics?days=7").get_data(as_text=True))
+        return sum(int(r["issued"]) for r in rows.values())
+
+    before = issued()
+    assert issued() == before  # reused while nothing changed
+    card = {
+        "uuid": "fresh-card",
+        "indicator": "info",
+        "source": {"topic": {"code": "benzodiazepine-spasticity"}},
+    }
+    store.record_cards("spasticity-order-sign", [card], NOW - timedelta(minutes=1))
+    assert issued() == before + 1
