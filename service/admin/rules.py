@@ -39,6 +39,8 @@ def _argument(arg: Any) -> str:
     if isinstance(arg, Mapping):
         return "; ".join(f"{_words(str(k))} {_argument(v)}" for k, v in arg.items())
     if isinstance(arg, list | tuple):
+        if any(isinstance(a, Mapping) for a in arg):  # a list of records: one bracket each
+            return ", ".join(f"({_argument(a)})" for a in arg)
         return " or ".join(_argument(a) for a in arg)
     return str(arg)
 
@@ -69,6 +71,11 @@ def triggers(rule: Mapping[str, Any]) -> list[Trigger]:
         )
         for t in rule["triggers"]
     ]
+
+
+def unique(texts: list[str] | tuple[str, ...]) -> list[str]:
+    """Each text once, in order (rules with several triggers often repeat a condition)."""
+    return list(dict.fromkeys(texts))
 
 
 def indicator_text(rule: Mapping[str, Any]) -> str:

@@ -79,7 +79,9 @@ def rules() -> Response:
         {
             "rule": rule,
             "indicator": catalogue.indicator_text(rule),
-            "triggers": catalogue.triggers(rule),
+            "triggers": (found := catalogue.triggers(rule)),
+            "requires": catalogue.unique([p for t in found for p in t.require]),
+            "unless": catalogue.unique([p for t in found for p in t.unless]),
             "review": catalogue.review(rule, rt.clock().date()),
             "examples": examples.get(rule["id"], []),
         }
