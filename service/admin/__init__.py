@@ -12,7 +12,11 @@ governance pages, and a committee member has no EHR key.
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask
+
+log = logging.getLogger(__name__)
 
 
 def init_admin(app: Flask) -> None:
@@ -26,3 +30,15 @@ def init_admin(app: Flask) -> None:
     check_configuration(config)
     exempt_from_jwt(app, bp.name)
     app.register_blueprint(bp)
+    _warm_previews(app)
+
+
+def _warm_previews(app: Flask) -> None:
+    """Evaluate the card previews now, so the first page view does not wait for them. A failure
+    here must not stop the CDS service: the pages evaluate them again on first view."""
+    from .previews import examples
+
+    try:
+        examples(app.extensions, app.extensions["cds"])
+    except Exception:  # noqa: BLE001 - logged by type only; the hooks do not depend on this
+        log.warning("admin card previews could not be evaluated at start-up", exc_info=False)
