@@ -28,6 +28,7 @@ def create_app(
 ) -> Flask:
     """Build the WSGI app. `uuid_factory` and `clock` are injectable so tests are deterministic."""
     from . import runtime
+    from .admin import init_admin
     from .api import register_blueprints
     from .auth import init_auth
     from .errors import register_error_handlers
@@ -55,6 +56,7 @@ def create_app(
     init_auth(app)
     register_error_handlers(app)
     register_blueprints(app)
+    init_admin(app)  # /admin/ only when CDS_ADMIN=on
     configure_cors(app, cfg.cors_origins)
     return app
 

@@ -45,6 +45,10 @@ class Config:
     cors_origins: str = "*"
     log_level: str = "INFO"
     contract_states: bool = False  # expose POST /_contract/state (contract tests only)
+    admin: bool = False  # CDS_ADMIN=on serves the governance pages under /admin/
+    admin_token: str = ""  # bearer token for /admin/ (needed, or a basic-auth pair, when auth is jwt)
+    admin_user: str = ""  # basic-auth user name for /admin/
+    admin_password: str = ""  # basic-auth password for /admin/
 
     @property
     def effective_database_url(self) -> str:

@@ -48,6 +48,9 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
     assert "service/cards/services.yaml" in names
     assert {"service/schemas/cds-request.schema.json", "service/schemas/cds-response.schema.json",
             "service/schemas/contexts/order-sign.schema.json"} <= names  # fmt: skip
+    # The admin pages' templates, stylesheet and the samples their card previews come from.
+    assert {"service/admin/templates/admin/base.html", "service/admin/templates/admin/rule.html",
+            "service/admin/static/admin.css", "service/check_samples/samples.json"} <= names  # fmt: skip
 
     venv = tmp_path / "venv"
     assert _run(sys.executable, "-m", "venv", "--without-pip", str(venv), cwd=tmp_path).returncode == 0
@@ -92,3 +95,13 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
     )  # fmt: skip
     assert served.returncode == 0, served.stderr[-3000:]
     assert served.stdout.split()[-2:] == ["200", "3.1.0"]
+
+    admin = _run(
+        str(python), "-c",
+        "from service import create_app; c = create_app({'admin': True}).test_client();"
+        "r = c.get('/admin/rules/baclofen-renal-impairment'); s = c.get('/admin/static/admin.css');"
+        "print(r.status_code, s.status_code, 'card card-warning' in r.get_data(as_text=True))",
+        cwd=elsewhere, env=env,
+    )  # fmt: skip
+    assert admin.returncode == 0, admin.stderr[-3000:]
+    assert admin.stdout.split()[-3:] == ["200", "200", "True"]
