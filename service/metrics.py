@@ -8,7 +8,8 @@ container image sets it), prometheus-client writes each worker's values to memor
 that directory and `exposition()` merges them, so one scrape sees the whole instance and not
 whichever worker happened to answer. The directory must exist and be emptied before the workers
 start; `service.gunicorn_conf` does both, and `child_exit` there marks dead workers. Without the
-variable the ordinary in-process registry is used (tests, `flask run`).
+variable the ordinary in-process registry is used (tests, `flask run`). `spasticity-cds serve`
+outside the image makes a temporary directory per run, so its /metrics adds up all workers too.
 
 Labels are bounded: endpoints are route templates, services and rules come from the knowledge
 base, and free-form values are reduced to a short token so a caller cannot grow the series set.
@@ -32,6 +33,9 @@ from prometheus_client import (
 from prometheus_client import multiprocess as _multiprocess
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Set by `spasticity-cds serve` to the temporary multiprocess directory it made for one run;
+# gunicorn's `on_exit` hook (service.gunicorn_conf) removes that directory, and only that one.
+SERVE_METRICS_DIR_ENV = "SPASTICITY_CDS_SERVE_METRICS_DIR"
 
 _TOKEN = re.compile(r"[^A-Za-z0-9_.:/<>-]")
 _MAX_LABEL = 64
