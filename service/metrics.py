@@ -87,6 +87,11 @@ FHIR_FETCH_SECONDS = Histogram(
     "Duration of one FHIR server query (all its pages), in seconds",
     buckets=_FETCH_BUCKETS,
 )
+CARDS_HELD = Counter(
+    "cds_cards_held",
+    "Findings of `status: experimental` rules: evaluated but not shown to the clinician, by rule id",
+    ["rule"],
+)
 FEEDBACK = Counter(
     "cds_feedback",
     "Feedback items received (CDS Hooks feedback endpoint), by outcome",
@@ -97,6 +102,7 @@ METRIC_NAMES = (
     "cds_http_requests_total",
     "cds_http_request_duration_seconds",
     "cds_cards_issued_total",
+    "cds_cards_held_total",
     "cds_fhir_fetch_total",
     "cds_fhir_fetch_seconds",
     "cds_feedback_total",
@@ -126,6 +132,12 @@ def observe_cards(cards: Iterable[Mapping[str, Any]]) -> None:
         rule = topic.get("code") if isinstance(topic, Mapping) else None
         indicator = card.get("indicator") if isinstance(card, Mapping) else None
         CARDS_ISSUED.labels(_label(rule), _label(indicator)).inc()
+
+
+def observe_held(rule_ids: Iterable[str]) -> None:
+    """Findings of experimental rules that were held back instead of shown (one per rule id)."""
+    for rule in rule_ids:
+        CARDS_HELD.labels(_label(rule)).inc()
 
 
 def observe_fetch(outcome: str, seconds: float) -> None:
