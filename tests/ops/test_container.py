@@ -99,7 +99,10 @@ def test_image_builds_and_passes_the_conformance_check() -> None:
     commit = git.stdout.strip()
     started = time.monotonic()
     built = _podman(
-        engine, "build", "--network", "host", *ULIMITS, "-f", str(REPO / "docker" / "Dockerfile"),
+        # --no-cache: with a cached builder stage, buildah cannot bind-mount its /wheels into the
+        # runtime stage (`RUN --mount=type=bind,from=builder`: "couldn't find ... on host").
+        engine, "build", "--no-cache", "--network", "host", *ULIMITS,
+        "-f", str(REPO / "docker" / "Dockerfile"),
         "--build-arg", f"PYTHON_IMAGE={base}", "--build-arg", f"CDS_COMMIT={commit or 'unknown'}",
         "-t", tag, str(REPO), timeout=1200,
     )  # fmt: skip
