@@ -27,6 +27,21 @@ def _when(predicate: dict[str, Any]) -> str:
     return f"{name} {arg}"
 
 
+STATUS_MEANING = {
+    "active": "evaluated and shown",
+    "experimental": "evaluated and logged, card held back (not shown)",
+    "retired": "not evaluated",
+}
+
+
+def _review(rule: dict[str, Any]) -> str:
+    review = rule["review"]
+    return (
+        f"author {review['author']}; reviewer {review['reviewer']}; last reviewed"
+        f" {review['last_reviewed']}; next review {review['next_review']}"
+    )
+
+
 def render_markdown(knowledge: Any) -> str:
     """docs/RULES.md. A test regenerates it and fails when the committed file is stale."""
     lines = [
@@ -37,11 +52,16 @@ def render_markdown(knowledge: Any) -> str:
         f"Knowledge version {knowledge.version}. Each card carries the rule id in `source.topic.code`"
         f" (system `{knowledge.presentation['rule_system']}`).",
         "",
-        "| rule id | title | indicator | status |",
-        "|---|---|---|---|",
+        "Status: " + "; ".join(f"`{s}` {m}" for s, m in STATUS_MEANING.items()) + " (docs/KNOWLEDGE.md).",
+        "",
+        "| rule id | title | indicator | status | next review |",
+        "|---|---|---|---|---|",
     ]
     for rule in knowledge.rules:
-        lines.append(f"| `{rule['id']}` | {rule['title']} | {_indicator(rule)} | {rule['status']} |")
+        lines.append(
+            f"| `{rule['id']}` | {rule['title']} | {_indicator(rule)} | {rule['status']}"
+            f" | {rule['review']['next_review']} |"
+        )
     for rule in knowledge.rules:
         lines += ["", f"## `{rule['id']}`: {rule['title']}", ""]
         lines.append(f"**When** {rule['description']['when']}")
@@ -50,7 +70,9 @@ def render_markdown(knowledge: Any) -> str:
         lines.append(f"- Triggered by a new order of: {triggers}")
         lines.append(f"- Indicator: {_indicator(rule)}")
         lines.append(f"- Data needed: {', '.join(rule['needs']) or 'the draft orders only'}")
-        lines.append(f"- Version {rule['version']}, status {rule['status']}")
+        status = rule["status"]
+        lines.append(f"- Version {rule['version']}, status {status} ({STATUS_MEANING[status]})")
+        lines.append(f"- Review: {_review(rule)}")
         lines += ["", "Evidence:", ""]
         for source_id in rule["card"]["citations"]:
             source = knowledge.sources[source_id]
@@ -63,8 +85,11 @@ def render_text(knowledge: Any) -> str:
     out = []
     for rule in knowledge.rules:
         out.append(f"{rule['id']}  [{_indicator(rule)}]  {rule['title']}")
+        status = rule["status"]
+        out.append(f"  status: {status} ({STATUS_MEANING[status]}), version {rule['version']}")
         out.append(f"  when: {rule['description']['when']}")
         out.append(f"  then: {rule['description']['then']}")
+        out.append(f"  review: {_review(rule)}")
         for source_id in rule["card"]["citations"]:
             source = knowledge.sources[source_id]
             out.append(f"  evidence: {source['title']} <{source['url']}>")

@@ -17,9 +17,21 @@ from typing import Any
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """exec gunicorn with service.gunicorn_conf.
+
+    Each gunicorn worker is its own process with its own metrics; unless the deployment names a
+    PROMETHEUS_MULTIPROC_DIR (the image does), a fresh temporary one is made for this run so
+    /metrics adds up every worker. gunicorn's `on_exit` hook removes it when the server stops.
+    """
+    import tempfile
+
+    from .metrics import MULTIPROC_ENV, SERVE_METRICS_DIR_ENV
+
     env = dict(os.environ, HOST=args.host, PORT=str(args.port))
     if args.workers:
         env["CDS_WORKERS"] = str(args.workers)
+    if not env.get(MULTIPROC_ENV):
+        env[MULTIPROC_ENV] = env[SERVE_METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="spasticity-cds-metrics-")
     command = [sys.executable, "-m", "gunicorn", "-c", "python:service.gunicorn_conf", "service.wsgi:app"]
     os.execvpe(command[0], command, env)
     return 0  # pragma: no cover - exec does not return

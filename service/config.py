@@ -1,8 +1,8 @@
 """Settings: small embedded defaults, overridden by CDS_* environment variables.
 
-The defaults run the service on a laptop with nothing else installed (SQLite in ./data, no auth,
-no FHIR server needed). Every setting a deployment needs is an environment variable, so the same
-image runs in a container, in compose and on Kubernetes.
+The defaults run the service on a laptop with nothing else installed (SQLite in the per-user data
+folder, no auth, no FHIR server needed). Every setting a deployment needs is an environment
+variable, so the same image runs in a container, in compose and on Kubernetes.
 """
 
 from __future__ import annotations
@@ -14,7 +14,17 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from platformdirs import user_data_dir
+
 MiB = 1024 * 1024
+
+
+def default_data_dir() -> str:
+    """The per-user data folder (`$XDG_DATA_HOME/spasticity-cds`, else
+    `~/.local/share/spasticity-cds` on Linux; platformdirs' equivalent elsewhere), so the database
+    does not land in whatever folder the service was started from. CDS_DATA_DIR=data keeps the old
+    behaviour (a `data` folder in the current directory)."""
+    return user_data_dir("spasticity-cds", appauthor=False)
 
 
 def _default_database_url(data_dir: str) -> str:
@@ -25,7 +35,7 @@ def _default_database_url(data_dir: str) -> str:
 class Config:
     """All runtime settings. Field name `x_y` is read from the variable `CDS_X_Y`."""
 
-    data_dir: str = "data"
+    data_dir: str = field(default_factory=default_data_dir)
     database_url: str = ""  # empty: a SQLite file in data_dir
     auth: str = "off"  # off | jwt
     trusted_issuers: Mapping[str, str] = field(default_factory=dict)  # iss -> JWKS URL or file

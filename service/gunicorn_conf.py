@@ -12,9 +12,12 @@ source of truth. Everything is read from the environment when the module is load
 | `CDS_WORKER_TIMEOUT` | 30 | seconds before a stuck worker is killed and replaced |
 | `CDS_GRACEFUL_TIMEOUT` | 25 | seconds in-flight requests get after SIGTERM |
 | `CDS_KEEPALIVE` | 5 | seconds an idle keep-alive connection (from the proxy) is kept |
-| `CDS_ACCESS_LOG` | `-` (stdout) | gunicorn's own JSON access line; `off` disables it |
+| `CDS_ACCESS_LOG` | `off` | gunicorn's JSON access line (`-`: stdout); the app logs each request |
 | `CDS_LOG_LEVEL` | INFO | also the application's level |
 | `PROMETHEUS_MULTIPROC_DIR` | unset | metrics files shared by the workers; emptied at start |
+
+`spasticity-cds serve` makes a temporary PROMETHEUS_MULTIPROC_DIR per run when none is set, and
+`on_exit` removes it, so /metrics adds up every worker outside the image too.
 
 Worker count: CPU-bound rule evaluation wants about 2 x CPUs + 1 processes; the cap of 8 exists
 because each worker holds its own database connection pool, and two replicas on a large host
@@ -137,7 +140,10 @@ preload_app = False
 
 loglevel = os.environ.get("CDS_LOG_LEVEL", "INFO").lower()
 errorlog = "-"
-_access = os.environ.get("CDS_ACCESS_LOG", "-").strip()
+# The application writes one JSON line per request (service.observability, with the service id and
+# the rules fired); gunicorn's access line would log every request a second time, so it is off
+# unless asked for (CDS_ACCESS_LOG=- or a file), e.g. to see requests the application never got.
+_access = os.environ.get("CDS_ACCESS_LOG", "off").strip()
 accesslog = None if _access.lower() in {"off", "none", "false", "0", ""} else _access
 logger_class = JsonLogger
 # One JSON object per line. Only the path (%(U)s, PATH_INFO) is logged, never the request line or
@@ -184,6 +190,16 @@ def child_exit(server: Any, worker: Any) -> None:
         multiprocess.mark_process_dead(worker.pid)
 
 
+def on_exit(server: Any) -> None:
+    """Master, on shutdown: remove the metrics directory if `spasticity-cds serve` created it for
+    this run (a directory given by the deployment is left alone)."""
+    from .metrics import SERVE_METRICS_DIR_ENV
+
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory and directory == os.environ.get(SERVE_METRICS_DIR_ENV):
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 __all__ = [
     "access_log_format",
     "accesslog",
@@ -195,6 +211,7 @@ __all__ = [
     "keepalive",
     "logger_class",
     "loglevel",
+    "on_exit",
     "on_starting",
     "preload_app",
     "proc_name",

@@ -61,12 +61,22 @@ class Knowledge:
         return keys
 
 
+class _TextDatesLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """YAML without the implicit timestamp type: a date such as `last_reviewed: 2026-12-06` stays
+    the text it is in the file (JSON Schema knows no date objects; the rule schema checks its form)."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
 def _read(path: Path) -> Any:
     try:
         with path.open(encoding="utf-8") as handle:
             if path.suffix == ".json":
                 return json.load(handle)
-            return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            return yaml.load(handle, Loader=_TextDatesLoader)  # noqa: S506 - a safe loader
     except (OSError, ValueError, yaml.YAMLError) as exc:
         raise KnowledgeError(f"{path.name}: cannot be read: {exc}") from exc
 

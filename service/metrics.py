@@ -8,7 +8,8 @@ container image sets it), prometheus-client writes each worker's values to memor
 that directory and `exposition()` merges them, so one scrape sees the whole instance and not
 whichever worker happened to answer. The directory must exist and be emptied before the workers
 start; `service.gunicorn_conf` does both, and `child_exit` there marks dead workers. Without the
-variable the ordinary in-process registry is used (tests, `flask run`).
+variable the ordinary in-process registry is used (tests, `flask run`). `spasticity-cds serve`
+outside the image makes a temporary directory per run, so its /metrics adds up all workers too.
 
 Labels are bounded: endpoints are route templates, services and rules come from the knowledge
 base, and free-form values are reduced to a short token so a caller cannot grow the series set.
@@ -32,6 +33,9 @@ from prometheus_client import (
 from prometheus_client import multiprocess as _multiprocess
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Set by `spasticity-cds serve` to the temporary multiprocess directory it made for one run;
+# gunicorn's `on_exit` hook (service.gunicorn_conf) removes that directory, and only that one.
+SERVE_METRICS_DIR_ENV = "SPASTICITY_CDS_SERVE_METRICS_DIR"
 
 _TOKEN = re.compile(r"[^A-Za-z0-9_.:/<>-]")
 _MAX_LABEL = 64
@@ -83,6 +87,11 @@ FHIR_FETCH_SECONDS = Histogram(
     "Duration of one FHIR server query (all its pages), in seconds",
     buckets=_FETCH_BUCKETS,
 )
+CARDS_HELD = Counter(
+    "cds_cards_held",
+    "Findings of `status: experimental` rules: evaluated but not shown to the clinician, by rule id",
+    ["rule"],
+)
 FEEDBACK = Counter(
     "cds_feedback",
     "Feedback items received (CDS Hooks feedback endpoint), by outcome",
@@ -93,6 +102,7 @@ METRIC_NAMES = (
     "cds_http_requests_total",
     "cds_http_request_duration_seconds",
     "cds_cards_issued_total",
+    "cds_cards_held_total",
     "cds_fhir_fetch_total",
     "cds_fhir_fetch_seconds",
     "cds_feedback_total",
@@ -122,6 +132,12 @@ def observe_cards(cards: Iterable[Mapping[str, Any]]) -> None:
         rule = topic.get("code") if isinstance(topic, Mapping) else None
         indicator = card.get("indicator") if isinstance(card, Mapping) else None
         CARDS_ISSUED.labels(_label(rule), _label(indicator)).inc()
+
+
+def observe_held(rule_ids: Iterable[str]) -> None:
+    """Findings of experimental rules that were held back instead of shown (one per rule id)."""
+    for rule in rule_ids:
+        CARDS_HELD.labels(_label(rule)).inc()
 
 
 def observe_fetch(outcome: str, seconds: float) -> None:

@@ -6,6 +6,7 @@ draft orders -> records -> recognised new orders -> relevant rules? (none: no FH
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -22,9 +23,12 @@ from .fhir import (
     resources_of,
     unresolved_medication_ids,
 )
+from .metrics import observe_held
 from .records import MedicationEntry
 
 ORDERS_FIELD = {"medication-prescribe": "medications"}
+
+log = logging.getLogger(__name__)
 
 
 def _draft_bundle(body: Mapping[str, Any], hook: str) -> tuple[str, Any]:
@@ -140,6 +144,18 @@ def _missing_medications(
         return []
     found: list[dict[str, Any]] = fetch("Medication", missing, request=body, seconds=seconds)
     return found
+def _hold_back_experimental(findings: Sequence[engine.Finding]) -> list[engine.Finding]:
+    """Drop the findings of `status: experimental` rules, after logging and counting them.
+
+    A new rule runs on real traffic, where its firing rate and false alarms can be measured (log
+    line, `cds_cards_held_total`), before any clinician sees its card (docs/KNOWLEDGE.md).
+    """
+    held = [str(f.rule["id"]) for f in findings if f.rule["status"] == "experimental"]
+    if not held:
+        return list(findings)
+    observe_held(held)
+    log.info("experimental rules fired; cards held back", extra={"fields": {"rules_held": held}})
+    return [f for f in findings if f.rule["status"] != "experimental"]
 
 
 def evaluate_hook(body: Mapping[str, Any], *, service: Mapping[str, Any], runtime: Any) -> dict[str, Any]:
@@ -198,7 +214,7 @@ def evaluate_hook(body: Mapping[str, Any], *, service: Mapping[str, Any], runtim
         now=now,
         lookback_days=config.lab_lookback_days,
     )
-    findings = engine.evaluate(knowledge, facts, rules)
+    findings = _hold_back_experimental(engine.evaluate(knowledge, facts, rules))
     renderer = CardRenderer(knowledge, runtime.uuid_factory, config.lab_lookback_days)
     patient_id = body["context"].get("patientId")
     return {"cards": [renderer.render(f, patient_id=patient_id) for f in findings]}

@@ -1,5 +1,9 @@
 """Shared fixtures: apps built through the factory with a fixed clock, counting uuids, a
-temporary database, and no CDS_* variables leaking in from the developer's shell."""
+temporary database, and no CDS_* variables leaking in from the developer's shell.
+
+A test that needs a server installed on the machine (nginx, PostgreSQL, wrk, git, podman) calls
+`require_server(name)` (tests/support/require.py, re-exported here): a skip with a clear message
+locally, a FAILURE under CI=true, so CI can never go green while silently skipping them."""
 
 from __future__ import annotations
 
@@ -16,6 +20,9 @@ from flask import Flask
 from service import create_app
 from service.config import Config
 from service.knowledge import Knowledge, load_knowledge
+from tests.support.require import require_server
+
+__all__ = ["NOW", "REPO", "counting_uuids", "require_server"]
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 REPO = Path(__file__).resolve().parent.parent

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SOURCE = REPO_ROOT.parent / "shared" / "terminology"
+DEFAULT_SOURCE = REPO_ROOT / "tools" / "terminology"  # copy of ../shared/terminology: see its README.md
 DEFAULT_OUT = REPO_ROOT / "cards" / "valuesets"
 # Research inputs kept in this repository (codes, limits and timing tables confirmed after the
 # shared research pass; each file names the public source of every value it holds).
@@ -1527,7 +1527,7 @@ def check_all(valuesets: Mapping[str, Json], out_dir: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--source", type=Path, default=DEFAULT_SOURCE, help="research files (default ../shared/terminology)"
+        "--source", type=Path, default=DEFAULT_SOURCE, help="research files (default tools/terminology)"
     )
     parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help="output directory (default cards/valuesets)"

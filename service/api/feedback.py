@@ -10,11 +10,13 @@ names the offending field.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Mapping
 
 from flask import Blueprint, Response, jsonify, request
 
 from ..errors import BadRequest, NotFound
+from ..metrics import observe_feedback
 from ..runtime import current
 from ..store import parse_timestamp
 from ..validation import check, parse_json_body
@@ -43,6 +45,8 @@ def post_feedback(service_id: str) -> Response:
             raise BadRequest(f"{field} is not a valid RFC 3339 date-time", field=field) from None
     stored = runtime.store.store_feedback(service_id, items, runtime.clock())
     log.info("feedback for %s: %d item(s), %d new", service_id, len(items), stored)
+    for outcome, count in Counter(str(item.get("outcome")) for item in items).items():
+        observe_feedback(outcome, count)
     return jsonify({})
 
 

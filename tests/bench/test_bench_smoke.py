@@ -7,12 +7,13 @@ against the service and the floor under gunicorn) when wrk is installed.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.require import require_server
 
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "benchmarks"
@@ -43,7 +44,12 @@ def test_micro_benchmark_runs_every_kind_and_the_fallback() -> None:
     assert fallback["total_ms"] < 250  # serial fetching would be >= 5 x 50 ms
 
 
-@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)")
+@pytest.fixture
+def _wrk() -> None:
+    require_server("wrk")
+
+
+@pytest.mark.usefixtures("_wrk")
 def test_run_py_quick_prints_the_table() -> None:
     out = subprocess.run(
         [sys.executable, str(BENCH / "run.py"), "--quick", "--no-micro"],

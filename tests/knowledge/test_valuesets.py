@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 VALUESETS = REPO / "cards" / "valuesets"
 SCHEMA = REPO / "schemas" / "knowledge" / "valueset.schema.json"
 BUILD_SCRIPT = REPO / "tools" / "build_valuesets.py"
-SHARED_TERMINOLOGY = REPO.parent / "shared" / "terminology"
+SHARED_TERMINOLOGY = REPO / "tools" / "terminology"  # in-repo copy of ../shared/terminology
 
 EXPECTED_IDS = {
     "baclofen",

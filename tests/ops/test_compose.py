@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from dataclasses import fields
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 import yaml
 
 from service.config import Config
+from tests.support.require import require_server
 
 from .conftest import DOCKER, REPO
 
@@ -115,9 +115,7 @@ def test_nginx_balances_over_the_cds_service() -> None:
 def test_nginx_config_syntax(tmp_path: Path) -> None:
     """`nginx -t` with the local nginx when there is one. The Debian nginx may predate `resolve`
     (1.27.3) and cannot resolve `cds` here, so that one server line is replaced by loopback."""
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    if nginx is None:
-        pytest.skip("nginx is not installed: docker/nginx.conf syntax not checked")
+    nginx = str(require_server("nginx"))
     text = NGINX.read_text().replace("server cds:8080 resolve", "server 127.0.0.1:8080")
     text = text.replace("pid /var/run/nginx.pid;", f"pid {tmp_path}/nginx.pid;")
     (tmp_path / "nginx.conf").write_text(text)

@@ -48,7 +48,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert conf.workers == conf.default_workers(conf.cpu_count())
     assert 3 <= conf.workers <= conf.MAX_DEFAULT_WORKERS
     assert conf.timeout > conf.graceful_timeout > 0
-    assert conf.accesslog == "-"
+    assert conf.accesslog is None  # the application logs each request; gunicorn's line is opt-in
     assert conf.worker_tmp_dir == "/dev/shm"
 
 
@@ -58,12 +58,12 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
         HOST="127.0.0.1",
         PORT="9090",
         CDS_WORKERS="5",
-        CDS_ACCESS_LOG="off",
+        CDS_ACCESS_LOG="-",
         CDS_LOG_LEVEL="WARNING",
     )
     assert conf.bind == ["127.0.0.1:9090"]
     assert conf.workers == 5
-    assert conf.accesslog is None
+    assert conf.accesslog == "-"
     assert conf.loglevel == "warning"
 
 
@@ -218,6 +218,7 @@ def test_real_gunicorn_with_the_image_config(tmp_path: Path) -> None:
         "CDS_THREADS": "2",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "PYTHONPATH": str(REPO),
+        "CDS_ACCESS_LOG": "-",  # opt in to gunicorn's access line (off by default): it names the pid
     }
     out, err = (tmp_path / "stdout").open("w+"), (tmp_path / "stderr").open("w+")
     server = subprocess.Popen(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 from service import __version__
 from service import version as v
+from tests.support.require import require_server
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -27,7 +27,12 @@ def _git(repo: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+needs_git = pytest.mark.usefixtures("_git_installed")
+
+
+@pytest.fixture
+def _git_installed() -> None:
+    require_server("git")
 
 
 @pytest.fixture(autouse=True)

@@ -44,9 +44,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from service.store import Store
 from tests.support.gunicorn import REPO_ROOT, GunicornServer, start_gunicorn
 from tests.support.jwks_server import public_jwk
-from tests.support.nginx import SKIP_MESSAGE as NGINX_SKIP
-from tests.support.nginx import NginxServer, find_nginx, running_nginx
+from tests.support.nginx import NginxServer, running_nginx
 from tests.support.postgres import free_port, running_postgres
+from tests.support.require import require_server
 
 ISSUER = "https://ehr.replicas.example.org"
 KID = "replicas-es384"
@@ -162,8 +162,7 @@ def report_cli(database_url: str, data_dir: Path) -> dict[str, Any]:
 @pytest.fixture
 def topology(tmp_path: Path) -> Iterator[tuple[str, dict[str, GunicornServer], NginxServer, Client]]:
     """PostgreSQL, replicas A and B behind nginx, and a client whose key the replicas trust."""
-    if find_nginx() is None:
-        pytest.skip(NGINX_SKIP)
+    require_server("nginx")
     key = ec.generate_private_key(ec.SECP384R1())
     jwks = tmp_path / "jwks.json"
     jwks.write_text(json.dumps({"keys": [public_jwk(key, KID, alg="ES384", use="sig")]}))
