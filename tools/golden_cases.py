@@ -2400,6 +2400,27 @@ def issue10_condition_descendants() -> None:
             v,
             [med_order(v, "draft-tiz", TIZ4, dosages=[timed_as(v, 20, "Q12H", V2_REPEAT)])],
         )
+    f = "baclofen-renal-impairment"
+    for v in (R4, DSTU2):
+        case(
+            f,
+            f"fires-{v.lower()}-sign-code-only-ckd-stage-4-snomed-431857002",
+            "order-sign",
+            v,
+            [med_order(v, "draft-bac", BAC10_SCD, dosages=[tid(v, 5)])],
+            conditions=[condition(v, "cond-ckd", code_only(SNOMED, "431857002"))],
+        )
+    f = "dantrolene-hepatic-disease"
+    case(
+        f,
+        "fires-r4-sign-code-only-hepatic-coma-due-to-acute-hepatic-failure-1082511000119102",
+        "order-sign",
+        R4,
+        [med_order(R4, "draft-dan", DAN25, dosages=[daily(R4, 25)])],
+        conditions=[condition(R4, "cond-liver", code_only(SNOMED, "1082511000119102"))],
+        liver=[alt(R4, 30, 20), ast(R4, 30, 20)],
+    )
+    f = "antispastic-max-daily-dose"
     case(
         f,
         "fires-r4-sign-baclofen-90-mg-timing-code-hs-90",
