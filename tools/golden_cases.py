@@ -2227,10 +2227,10 @@ def issue10_doses() -> None:
     )
     case(
         f,
-        "silent-r4-sign-baclofen-50-mg-unknown-timing-code",
+        "silent-r4-sign-baclofen-50-mg-meal-event-timing-code",
         "order-sign",
         R4,
-        [med_order(R4, "draft-bac", BAC10_SCD, dosages=[timed(R4, 50, "Q12H")])],
+        [med_order(R4, "draft-bac", BAC10_SCD, dosages=[timed(R4, 50, "AC")])],
     )
     for v in (R4, DSTU2):
         case(
@@ -2328,6 +2328,115 @@ def issue10_als_combination() -> None:
     )
 
 
+def code_only(system: str, code: str) -> JSON:
+    """A coding with no display and no text, so only the code can match (words cannot)."""
+    return {"coding": [{"system": system, "code": code}]}
+
+
+def timed_as(version: str, dose: float, code: str, system: str) -> JSON:
+    """A dosage whose frequency is only a Timing.code from `system` (HL7 v2 / v3 timing tables)."""
+    d = dosage(version, dose)
+    d["timing"] = {"code": {"coding": [{"system": system, "code": code}], "text": code}}
+    return d
+
+
+V2_REPEAT = "http://terminology.hl7.org/CodeSystem/v2-0335"
+V3_EVENT = "http://terminology.hl7.org/CodeSystem/v3-TimingEvent"
+
+
+def issue10_condition_descendants() -> None:
+    """Condition value sets built from disorder concepts and their subtypes (PRIMIS clusters):
+    each condition is coded only (no display, no text), so it is the code that counts."""
+    f = "benzodiazepine-spasticity"
+    fires = [
+        ("r4", R4, "spastic-cerebral-palsy-230773005", "230773005"),
+        ("dstu2", DSTU2, "bilateral-spastic-cerebral-palsy-904531000000100", "904531000000100"),
+        ("r4", R4, "chronic-progressive-ms-230373008", "230373008"),
+        ("dstu2", DSTU2, "chronic-incomplete-quadriplegia-c1-c4-698742002", "698742002"),
+        ("stu3", STU3, "paralysis-due-to-lesion-of-spinal-cord-372310001", "372310001"),
+        ("r4", R4, "juvenile-primary-lateral-sclerosis-717964007-als", "717964007"),
+        ("stu3", STU3, "hereditary-spastic-paraplegia-39912006", "39912006"),
+        ("r4", R4, "traumatic-hemorrhage-of-thalamus-737231005", "737231005"),
+    ]
+    for tag, v, name, code in fires:
+        case(
+            f,
+            f"fires-{tag}-sign-diazepam-code-only-{name}",
+            "order-sign",
+            v,
+            [med_order(v, "draft-diaz", DIAZ5_SCD, dosages=[tid(v, 5)])],
+            conditions=[condition(v, "cond-1", code_only(SNOMED, code))],
+        )
+    for tag, v in (("r4", R4), ("dstu2", DSTU2)):
+        case(
+            f,
+            f"silent-{tag}-sign-diazepam-code-only-postconcussion-syndrome-40425004",
+            "order-sign",
+            v,
+            [med_order(v, "draft-diaz", DIAZ5_SCD, dosages=[tid(v, 5)])],
+            conditions=[condition(v, "cond-1", code_only(SNOMED, "40425004"))],
+        )
+    case(
+        f,
+        "silent-r4-sign-diazepam-code-only-personal-history-of-tbi-z87-820",
+        "order-sign",
+        R4,
+        [med_order(R4, "draft-diaz", DIAZ5_SCD, dosages=[tid(R4, 5)])],
+        conditions=[condition(R4, "cond-1", code_only(ICD10, "Z87.820"))],
+    )
+    f = "antispastic-max-daily-dose"
+    for v in (R4, DSTU2):
+        case(
+            f,
+            f"silent-{v.lower()}-sign-tizanidine-18-mg-timing-code-q12h-36",
+            "order-sign",
+            v,
+            [med_order(v, "draft-tiz", TIZ4, dosages=[timed_as(v, 18, "Q12H", V2_REPEAT)])],
+        )
+        case(
+            f,
+            f"fires-{v.lower()}-sign-tizanidine-20-mg-timing-code-q12h-40",
+            "order-sign",
+            v,
+            [med_order(v, "draft-tiz", TIZ4, dosages=[timed_as(v, 20, "Q12H", V2_REPEAT)])],
+        )
+    f = "baclofen-renal-impairment"
+    for v in (R4, DSTU2):
+        case(
+            f,
+            f"fires-{v.lower()}-sign-code-only-ckd-stage-4-snomed-431857002",
+            "order-sign",
+            v,
+            [med_order(v, "draft-bac", BAC10_SCD, dosages=[tid(v, 5)])],
+            conditions=[condition(v, "cond-ckd", code_only(SNOMED, "431857002"))],
+        )
+    f = "dantrolene-hepatic-disease"
+    case(
+        f,
+        "fires-r4-sign-code-only-hepatic-coma-due-to-acute-hepatic-failure-1082511000119102",
+        "order-sign",
+        R4,
+        [med_order(R4, "draft-dan", DAN25, dosages=[daily(R4, 25)])],
+        conditions=[condition(R4, "cond-liver", code_only(SNOMED, "1082511000119102"))],
+        liver=[alt(R4, 30, 20), ast(R4, 30, 20)],
+    )
+    f = "antispastic-max-daily-dose"
+    case(
+        f,
+        "fires-r4-sign-baclofen-90-mg-timing-code-hs-90",
+        "order-sign",
+        R4,
+        [med_order(R4, "draft-bac", BAC10_SCD, dosages=[timed_as(R4, 90, "HS", V3_EVENT)])],
+    )
+    case(
+        f,
+        "silent-r4-sign-baclofen-40-mg-timing-code-hs-40",
+        "order-sign",
+        R4,
+        [med_order(R4, "draft-bac", BAC10_SCD, dosages=[timed_as(R4, 40, "HS", V3_EVENT)])],
+    )
+
+
 BUILDERS = [
     baclofen_dantrolene_combination,
     benzodiazepine_spasticity,
@@ -2344,6 +2453,7 @@ BUILDERS = [
     issue10_doses,
     issue10_medication_references,
     issue10_als_combination,
+    issue10_condition_descendants,
 ]
 
 

@@ -39,7 +39,18 @@ def _timed(code: str, dose: float = 10, unit: str = "mg") -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     ("code", "per_day"),
-    [("BID", 20), ("tid", 30), ("QID", 40), ("QD", 10), ("QOD", 5), ("Q6H", 40), ("Q8H", 30), ("WK", 10 / 7)],
+    [
+        ("BID", 20),
+        ("tid", 30),
+        ("QID", 40),
+        ("QD", 10),
+        ("QOD", 5),
+        ("Q6H", 40),
+        ("Q8H", 30),
+        ("WK", 10 / 7),
+        ("Q12H", 20),
+        ("HS", 10),
+    ],
 )
 def test_timing_code_without_repeat_gives_the_frequency(knowledge: Any, code: str, per_day: float) -> None:
     t = knowledge.terminology
@@ -50,7 +61,7 @@ def test_timing_code_without_repeat_gives_the_frequency(knowledge: Any, code: st
 
 def test_unknown_timing_code_or_repeat_wins(knowledge: Any) -> None:
     t = knowledge.terminology
-    entry = _order(_timed("Q12H"))
+    entry = _order(_timed("AC"))  # a meal event: says when, not how often
     assert daily_mg(entry, t.recognise(entry.medication), t) is None
     both = _timed("BID")
     both["timing"]["repeat"] = {"frequency": 3, "period": 1, "periodUnit": "d"}

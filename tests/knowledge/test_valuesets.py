@@ -468,7 +468,12 @@ def test_timing_codes_are_hl7_gts_abbreviations() -> None:
     assert codes["BID"] == {"frequency": 2, "period": 1, "period_unit": "d"}
     assert codes["Q6H"] == {"frequency": 1, "period": 6, "period_unit": "h"}
     assert codes["QOD"] == {"frequency": 1, "period": 2, "period_unit": "d"}
-    assert "Q12H" not in codes and "HS" not in codes  # not codes of that code system
+    # not GTSAbbreviation codes: listed from HL7 v2 table 0335 (Q<integer>H) and v2 0528 / v3 TimingEvent (HS)
+    assert codes["Q12H"] == {"frequency": 1, "period": 12, "period_unit": "h"}
+    assert codes["HS"] == {"frequency": 1, "period": 1, "period_unit": "d"}
+    sources = {p.get("source") for p in load("units")["provenance"]}
+    assert {"hl7-v2-0335-repeat-pattern", "hl7-v2-0528-v3-timingevent"} <= sources
+    assert "AC" not in codes  # a meal event says when, not how often
     assert {"packet", "sachet", "granules"} <= set(load("units")["count"])
 
 
@@ -491,3 +496,52 @@ def test_renal_prefetch_query_asks_for_every_counted_code() -> None:
     query = load_knowledge().templates["renalLabs"]
     for c in load("egfr")["codes"]:
         assert f"http://loinc.org|{c['code']}" in query, c["code"]
+
+
+# --- issue 10: condition value sets from disorders and their subtypes (PRIMIS clusters) ----------
+SUBTYPES = {
+    "cerebral-palsy": {"230773005", "904531000000100", "58193001", "43486001", "813921000000104"},
+    "multiple-sclerosis": {"230373008", "438511000", "192928003"},
+    "spinal-cord-injury": {"372310001", "698742002", "60389000", "91327001"},
+    "als": {"717964007", "88923002", "81211007"},
+    "hereditary-spastic-paraplegia": {"39912006", "230260007", "737227004"},
+    "spasticity": {"192965001", "298282001", "79633009"},
+    "traumatic-brain-injury": {"737231005", "722615007"},
+    "stroke-hemiplegia": {"50582007", "20022000", "16891111000119104"},
+    "hepatic-disease": {"103931000119102", "427044009"},
+    "ckd-severe": {"431857002", "714152005", "443143006"},
+}
+PRIMIS = {"primis-cns-cov", "primis-cld", "primis-ckd35", "primis-ckd-cov"}
+
+
+def test_condition_subtypes_from_public_clusters_are_in_their_context() -> None:
+    for vs_id, wanted in SUBTYPES.items():
+        vs = load(vs_id)
+        codes = {c["code"]: c for c in vs["codes"]}
+        assert wanted <= set(codes), (vs_id, wanted - set(codes))
+        for code in wanted:
+            assert {s["source"] for s in codes[code]["sources"]} & (PRIMIS | {"ecqm-2024", "ohdsi-phenotype"})
+        # every PRIMIS source cited by a code is in the provenance with repository, commit and path
+        cited = {s["source"] for c in vs["codes"] for s in c.get("sources", [])} & PRIMIS
+        for entry in vs["provenance"]:
+            if entry["source"] in cited:
+                assert entry["url"].startswith("https://github.com/opensafely/")
+                assert len(entry["version"]) == 40 and entry["path"].startswith("codelists/")
+                cited.discard(entry["source"])
+        assert not cited, (vs_id, cited)
+
+
+def test_no_concussion_or_history_code_counts_as_a_spasticity_disorder() -> None:
+    for vs_id in SUBTYPES:
+        vs = load(vs_id)
+        for c in vs["codes"]:
+            display = c["display"].lower()
+            assert "history" not in display, (vs_id, c["code"])
+            if "concussion" in display:  # only structural injuries that also name a concussion
+                assert vs_id in {"traumatic-brain-injury", "stroke-hemiplegia"}, (vs_id, c["code"])
+                structural = ("contusion", "laceration", "hemorrhage", "intracranial injury")
+                assert any(w in display for w in structural), c["code"]
+    tbi = load("traumatic-brain-injury")
+    assert "Z87.820" not in {c["code"] for c in tbi["codes"]}
+    assert "Z87.820" not in {p["prefix"] for p in tbi["prefixes"]}
+    assert "40425004" not in {c["code"] for c in tbi["codes"]}  # postconcussion syndrome
