@@ -55,21 +55,35 @@ def create_app(
     init_auth(app)
     register_error_handlers(app)
     register_blueprints(app)
-    configure_cors(app, cfg.cors_origins)
+    configure_cors(app, cfg.cors_origins, private_network=cfg.cors_private_network)
     return app
 
 
-def configure_cors(app: Flask, origins: str) -> None:
+def cors_origin_list(origins: str) -> str | list[str]:
+    """`CDS_CORS_ORIGINS` -> what flask-cors takes: "*" or a list of origins (comma-separated).
+
+    flask-cors treats a plain string as ONE origin (or regex), so "https://a, https://b" given as
+    is matched nothing and blocked every origin."""
+    parts = [part.strip() for part in origins.split(",") if part.strip()]
+    if not parts or "*" in parts:
+        return "*"
+    return parts
+
+
+def configure_cors(app: Flask, origins: str, *, private_network: bool = False) -> None:
     """CORS on every response, errors included; preflights answered (browsers such as the CDS
-    Hooks sandbox send Authorization, so every call is preflighted)."""
+    Hooks sandbox send Authorization, so every call is preflighted).
+
+    Private Network Access (`Access-Control-Allow-Private-Network: true`, which lets a public web
+    page reach a service on a private address) is granted only with CDS_CORS_PRIVATE_NETWORK=1."""
     from flask_cors import CORS
 
     CORS(
         app,
-        origins=origins,
+        origins=cors_origin_list(origins),
         methods=["GET", "POST", "OPTIONS"],
         allow_headers=["Content-Type", "Authorization", "X-Request-ID"],
         expose_headers=["X-Request-ID"],
         max_age=600,
-        allow_private_network=True,
+        allow_private_network=private_network,
     )

@@ -43,7 +43,9 @@ class Config:
     max_prefetch_entries: int = 10000
     lab_lookback_days: int = 90
     record_queue_max: int = 10000  # issued-card rows buffered per process while the database is away
-    cors_origins: str = "*"
+    cors_origins: str = "*"  # "*" or comma-separated origins
+    cors_private_network: bool = False  # answer Private Network Access preflights
+    fhir_servers: tuple[str, ...] = ()  # allowed fhirServer base-URL prefixes (empty: any)
     log_level: str = "INFO"
     contract_states: bool = False  # expose POST /_contract/state (contract tests only)
 
