@@ -28,7 +28,8 @@ class Config:
     data_dir: str = "data"
     database_url: str = ""  # empty: a SQLite file in data_dir
     auth: str = "off"  # off | jwt
-    trusted_issuers: Mapping[str, str] = field(default_factory=dict)  # iss -> JWKS URL or file
+    # iss -> JWKS URL or file, or {"jwks": URL or file, "jku": [URLs], "fhirServers": [prefixes]}
+    trusted_issuers: Mapping[str, Any] = field(default_factory=dict)
     trust_sandbox: bool = False  # add the CDS Hooks sandbox's pinned public JWKS as an issuer
     base_url: str = "http://127.0.0.1:8080"  # public base URL, without /cds-services
     aud_aliases: tuple[str, ...] = ()  # other base URLs an EHR may put in `aud`
