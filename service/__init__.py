@@ -51,12 +51,55 @@ def create_app(
         clock=clock or (lambda: datetime.now(UTC)),
     )
     configure_logging(cfg.log_level)
+    bound_streamed_bodies(app)  # before anything reads the body
     init_observability(app)  # first: the request id exists before auth logs anything
     init_auth(app)
     register_error_handlers(app)
     register_blueprints(app)
     configure_cors(app, cfg.cors_origins, private_network=cfg.cors_private_network)
     return app
+
+
+def bound_streamed_bodies(app: Flask) -> None:
+    """A body sent without Content-Length (chunked) is bounded like any other: 413 beyond
+    CDS_MAX_BODY_BYTES.
+
+    Werkzeug stops reading such a stream at the limit without saying so, so an oversized chunked
+    body used to arrive truncated and answer 400 "not valid JSON". Here it is read once, up to one
+    byte past the limit, and handed on as an ordinary body with a Content-Length.
+    """
+    import io
+
+    from flask import request
+    from werkzeug.exceptions import RequestEntityTooLarge
+
+    @app.before_request
+    def _bound_chunked_body() -> None:
+        environ = request.environ
+        if request.method not in {"POST", "PUT", "PATCH"}:
+            return
+        if environ.get("CONTENT_LENGTH") and environ.get("HTTP_TRANSFER_ENCODING", "").lower() != "chunked":
+            return
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        stream = environ.get("wsgi.input")
+        if stream is None or limit is None:
+            return
+        chunks = []
+        size = 0
+        while size <= limit:
+            chunk = stream.read(min(64 * 1024, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise RequestEntityTooLarge()
+        body = b"".join(chunks)
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ.pop("wsgi.input_terminated", None)
+        environ.pop("HTTP_TRANSFER_ENCODING", None)  # it is an ordinary body now
+        request.__dict__.pop("stream", None)  # in case anything looked at it already
 
 
 def cors_origin_list(origins: str) -> str | list[str]:
