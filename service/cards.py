@@ -11,6 +11,7 @@ renders card detail as Markdown with raw HTML allowed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -30,6 +31,8 @@ def md(text: str) -> str:
 def _fmt_mg(mg: float | None, route: str | None = None) -> str:
     if mg is None:
         return "?"
+    if not math.isfinite(mg):  # an absurd dose as entered overflowed once multiplied: never "inf"
+        return "more than 1e308 mg (as entered)"
     if route == "intrathecal" and mg < 10:
         return f"{mg * 1000:g} mcg"
     return f"{round(mg, 3):g} mg"

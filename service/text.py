@@ -6,9 +6,9 @@ able to start a block (a carriage return followed by "# What to consider" became
 link or an image, or carry HTML. Two functions, one per place client text lands:
 
 * `inline_markdown(text)`: for `detail`. Every control character and line break (C0, C1, DEL, the
-  Unicode line/paragraph separators, tabs) becomes a space and runs of spaces collapse, so the text
-  is one inline run that can never open a new block; then every Markdown and HTML special
-  character is backslash-escaped.
+  Unicode line/paragraph separators, tabs) becomes a space (a lone surrogate becomes U+FFFD) and
+  runs of spaces collapse, so the text is one inline run that can never open a new block; then
+  every Markdown and HTML special character is backslash-escaped.
 * `plain_text(text)`: for `summary`. The same neutralising of control characters, then the
   characters that would be markup anywhere (`<>*_`[]#|~\\`) are dropped: the summary carries words,
   never markup from the client.
@@ -22,6 +22,7 @@ import re
 
 # C0 controls, DEL, C1 controls, and the Unicode line and paragraph separators (and NEL).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")  # lone surrogates: not Unicode text at all
 _SPACES = re.compile(r"\s{2,}")
 # Inline specials only: the run never starts a line (it follows a label), so block markers such as
 # "#", "-" or "1." are inert once no line break can precede them.
@@ -31,7 +32,7 @@ _MARKUP = re.compile(r"[\\`*_{}\[\]<>|~#]")
 
 def one_line(text: str) -> str:
     """`text` with every control character and line break turned into a space, spaces collapsed."""
-    return _SPACES.sub(" ", _CONTROL.sub(" ", text)).strip()
+    return _SPACES.sub(" ", _CONTROL.sub(" ", _SURROGATE.sub("\ufffd", text))).strip()
 
 
 def inline_markdown(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -67,3 +68,26 @@ def test_forged_names_in_a_hook_call_stay_inline_and_out_of_the_summary(make_app
             assert not line.lstrip().startswith(("# What to consider", "- Safe to sign")), line
         assert "\r" not in card["detail"] and "\u2028" not in card["detail"]
         assert not any(ch in card["summary"] for ch in "<>\r\n#")
+
+
+def test_lone_surrogates_become_replacement_characters() -> None:
+    assert inline_markdown("ALS \ud800 x") == "ALS \ufffd x"
+    assert plain_text("ALS \udfff") == "ALS \ufffd"
+
+
+def test_an_absurd_dose_is_never_shown_as_inf(make_app: Any) -> None:
+    from tests.api.helpers import BACLOFEN, DIAZEPAM, als_condition, bundle, hook_request, order, url_for
+
+    draft = order("R4", DIAZEPAM)
+    draft["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] = 1e308
+    prefetch = {
+        "conditions": bundle(als_condition(), searchset=True),
+        "medicationRequests": bundle(order("R4", BACLOFEN, status="active", ident="rx-b"), searchset=True),
+        "medicationStatements": None,
+    }
+    body = hook_request("order-sign", [draft], prefetch=prefetch)
+    response = make_app().test_client().post(url_for("order-sign"), json=body)
+    assert response.status_code == 200
+    text = json.dumps(response.get_json())
+    assert "inf mg" not in text and "Infinity" not in text
+    assert "1e308" in text
