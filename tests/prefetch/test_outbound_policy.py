@@ -133,3 +133,19 @@ def test_fetched_resources_of_another_patient_are_ignored_and_counted(
 def test_a_patient_read_of_another_id_is_ignored(make_fetcher: Fetcher) -> None:
     request = hook_request(prefetch={"patient": {"resourceType": "Patient", "id": "not-this-one"}})
     assert make_fetcher().gather(templates=TEMPLATES, needed=["patient"], request=request) == {"patient": []}
+
+
+def test_412_does_not_tell_http_404_from_connection_refused(fhir: FhirStub, make_fetcher: Fetcher) -> None:
+    """Otherwise fhirServer probes which loopback ports run HTTP (SSRF reconnaissance)."""
+    from tests.support.fhir_stub import StubResponse
+    from tests.support.postgres import free_port
+
+    fhir.route("/Condition", StubResponse(status=404, body={"resourceType": "OperationOutcome", "issue": []}))
+    closed = f"http://127.0.0.1:{free_port()}"
+    messages = []
+    for base in (fhir.base_url, closed):
+        with pytest.raises(PreconditionFailed) as caught:
+            make_fetcher().gather(templates=TEMPLATES, needed=["conditions"], request=hook_request(base))
+        messages.append((caught.value.message, caught.value.field))
+    assert messages[0] == messages[1]
+    assert messages[0][0] == "prefetch key 'conditions' could not be fetched from the FHIR server"
