@@ -90,6 +90,9 @@ JWKS_LIFESPAN = 300.0
 JWKS_TIMEOUT = 3.0
 JWKS_REFRESH_COOLDOWN = 5.0
 
+# After the jti store failed, calls use the replay cache alone for this long before trying it again.
+STORE_RETRY_SECONDS = 1.0
+
 MAX_TOKEN_CHARS = 16 * 1024  # a CDS Hooks JWT is a few hundred characters
 MAX_JTI_CHARS = 1024
 # Longest accepted token lifetime (exp - now). CDS Hooks best practice keeps jti values about an
@@ -312,6 +315,7 @@ class JwtVerifier:
         self.audience_bases: tuple[str, ...] = tuple(_normalised_base(base) for base in bases)
         self.replay_cache = ReplayCache()
         self._degraded = False
+        self._store_retry_at = 0.0  # monotonic time before which the jti store is not tried again
         # Called with (jti key, expires_at) for every id claimed only in the replay cache, so the
         # shared store learns it once it is back (the app wires the background writer here).
         self.on_degraded_claim: Any = None
@@ -342,15 +346,21 @@ class JwtVerifier:
 
     def _claim(self, store: JtiStore, key: str, expires_at: datetime) -> bool:
         """The shared store first; when it does not answer, this process's replay cache."""
-        from .store import is_unavailable
+        from .store import StoreUnavailable, is_unavailable
 
         if self.replay_cache.holds(key):  # claimed here during an outage, maybe not yet shared
             return False
         try:
+            if time.monotonic() < self._store_retry_at:
+                # The store failed moments ago: do not make every call wait for another connect
+                # attempt (up to the connect timeout when the database host is unreachable).
+                raise StoreUnavailable("jti store recently unreachable")
             claimed = store.claim_jti(key, expires_at)
         except Exception as exc:
             if not is_unavailable(exc):
                 raise
+            if not isinstance(exc, StoreUnavailable) or time.monotonic() >= self._store_retry_at:
+                self._store_retry_at = time.monotonic() + STORE_RETRY_SECONDS
             observe_jti_degraded()
             if not self._degraded:
                 self._degraded = True

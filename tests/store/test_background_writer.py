@@ -215,6 +215,7 @@ class _Verifier(JwtVerifier):
     def __init__(self) -> None:  # noqa: D107 - the attributes `_claim` reads
         self.replay_cache = ReplayCache()
         self._degraded = False
+        self._store_retry_at = 0.0
         self.on_degraded_claim = None
 
 
@@ -236,6 +237,7 @@ def test_jti_falls_back_to_the_replay_cache_and_shares_ids_later(
         assert sample("cds_jti_degraded_total") - degraded_before == 1  # the replay never reached the store
         own_postgres.resume()
         assert writer.flush(timeout=20)
+        time.sleep(1.1)  # after a failure the store is left alone for a second (no per-call waits)
         # The id claimed during the outage reached the shared store: another replica refuses it.
         assert store.claim_jti("outage-1", expires) is False
         assert verifier._claim(store, "outage-1", expires) is False  # noqa: SLF001
