@@ -6,8 +6,12 @@ When `CDS_AUTH=jwt`, every CDS call — discovery, service and feedback — must
 - header: `typ` is "JWT", `kid` is given, `alg` is one of the configured asymmetric algorithms
   (ES384 and RS384 by default; never `none`, never HMAC), no `crit` extensions;
 - `iss` is on the allowlist (`CDS_TRUSTED_ISSUERS`, plus the CDS Hooks sandbox when
-  `CDS_TRUST_SANDBOX` is on), and a `jku` header, if sent, names that issuer's configured JWKS —
-  keys are never fetched from an address the token chooses;
+  `CDS_TRUST_SANDBOX` is on). An issuer is configured as a JWKS URL or file, or as an object
+  `{"jwks": URL or file, "jku": [accepted jku URLs], "fhirServers": [base-URL prefixes]}`;
+- a `jku` header is never fetched: keys come only from the configured JWKS. A token whose `jku`
+  is neither that JWKS URL nor one of the issuer's listed `jku` values is refused;
+- with `fhirServers`, a token of that issuer can only make the service call those servers (set per
+  request in `service.prefetch.issuer_fhir_servers`; `CDS_FHIR_SERVERS` applies as well);
 - the signature verifies with the issuer's key of that `kid` (JWKS fetched over HTTP with a cache,
   refetched once on an unknown `kid` so that rotated keys are picked up; or a local JWKS file);
 - `exp`, `iat`, `iss`, `aud` and `jti` are present; `exp` has not passed, `iat` and `nbf` are not
@@ -16,7 +20,10 @@ When `CDS_AUTH=jwt`, every CDS call — discovery, service and feedback — must
   path, compared after normalising scheme, host, default port and trailing slashes, because EHRs
   type `aud` in by hand;
 - the `jti` has not been used before by that issuer, as recorded in the database so that every
-  replica shares it.
+  replica shares it. When the database is unreachable the check falls back to this process's
+  `ReplayCache` (bounded by token lifetime), logs the degraded mode once per episode and counts
+  every such check (`cds_jti_degraded_total`); the ids claimed meanwhile are queued for the shared
+  store. What this weakens is said in README.md ("Replay protection while the database is down").
 
 Any failure answers 401 with no detail (`errors.Unauthorized`); only the failure category is
 logged. The token itself is never logged or stored.
@@ -29,6 +36,7 @@ import inspect
 import json
 import logging
 import math
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -43,6 +51,8 @@ from flask import Flask, g, request
 
 from .config import Config
 from .errors import Unauthorized
+from .metrics import observe_jti_degraded
+from .prefetch import issuer_fhir_servers
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +90,9 @@ JWKS_LIFESPAN = 300.0
 JWKS_TIMEOUT = 3.0
 JWKS_REFRESH_COOLDOWN = 5.0
 
+# After the jti store failed, calls use the replay cache alone for this long before trying it again.
+STORE_RETRY_SECONDS = 1.0
+
 MAX_TOKEN_CHARS = 16 * 1024  # a CDS Hooks JWT is a few hundred characters
 MAX_JTI_CHARS = 1024
 # Longest accepted token lifetime (exp - now). CDS Hooks best practice keeps jti values about an
@@ -97,6 +110,48 @@ class JtiStore(Protocol):
     def claim_jti(self, jti: str, expires_at: datetime) -> bool:
         """Record `jti` until `expires_at`; False when it was already recorded and not expired."""
         ...
+
+
+class ReplayCache:
+    """JWT ids seen by this process while the shared store was unreachable, until they expire.
+
+    Bounded by token lifetime: an id is kept until its token's `exp` (at most MAX_LIFETIME_SECONDS
+    ahead, see `JwtVerifier._check_times`), expired ids are dropped when the cache is consulted,
+    and `max_entries` caps memory if a flood of genuine tokens arrives; beyond it, new ids are
+    refused (fail closed) rather than forgotten.
+    """
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self.max_entries = max_entries
+        self._expires: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._next_prune = 0.0
+
+    def claim(self, key: str, expires_at: datetime, *, now: float | None = None) -> bool:
+        """Record `key` until `expires_at`; False when it is already held (a replay) or the cache is full."""
+        moment = time.time() if now is None else now
+        with self._lock:
+            if moment >= self._next_prune or len(self._expires) >= self.max_entries:
+                self._expires = {k: exp for k, exp in self._expires.items() if exp > moment}
+                self._next_prune = moment + 1.0
+            held = self._expires.get(key)
+            if held is not None and held > moment:
+                return False
+            if len(self._expires) >= self.max_entries:
+                return False
+            self._expires[key] = expires_at.timestamp()
+            return True
+
+    def holds(self, key: str, *, now: float | None = None) -> bool:
+        """Whether `key` was claimed here and has not expired."""
+        moment = time.time() if now is None else now
+        with self._lock:
+            held = self._expires.get(key)
+            return held is not None and held > moment
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._expires)
 
 
 class Rejected(Exception):
@@ -185,7 +240,9 @@ class TrustedIssuer:
 
     issuer: str
     keys: KeySource
-    jwks_url: str | None  # the configured JWKS URL; None for a local file (then no jku is allowed)
+    jwks_url: str | None  # the configured JWKS URL; None for a local file
+    jku: tuple[str, ...] = ()  # other jku values a token may carry (never fetched)
+    fhir_servers: tuple[str, ...] | None = None  # base-URL prefixes its tokens may make us call
 
 
 def _key_source(issuer: str, location: str) -> TrustedIssuer:
@@ -256,6 +313,12 @@ class JwtVerifier:
         self.issuers = _trusted_issuers(config)
         bases = [config.base_url, *config.aud_aliases]
         self.audience_bases: tuple[str, ...] = tuple(_normalised_base(base) for base in bases)
+        self.replay_cache = ReplayCache()
+        self._degraded = False
+        self._store_retry_at = 0.0  # monotonic time before which the jti store is not tried again
+        # Called with (jti key, expires_at) for every id claimed only in the replay cache, so the
+        # shared store learns it once it is back (the app wires the background writer here).
+        self.on_degraded_claim: Any = None
 
     def expected_audiences(self, path: str) -> frozenset[str]:
         """The `aud` values that name the endpoint at `path` (normalised)."""
@@ -277,9 +340,42 @@ class JwtVerifier:
             raise Rejected("bad-jti")
         # Claimed last, so that an invalid token cannot use up the jti of a genuine one.
         expires_at = datetime.fromtimestamp(float(claims["exp"]) + self.leeway, UTC)
-        if not store.claim_jti(_jti_key(issuer.issuer, jti), expires_at):
+        if not self._claim(store, _jti_key(issuer.issuer, jti), expires_at):
             raise Rejected("replayed-jti")
         return claims
+
+    def _claim(self, store: JtiStore, key: str, expires_at: datetime) -> bool:
+        """The shared store first; when it does not answer, this process's replay cache."""
+        from .store import StoreUnavailable, is_unavailable
+
+        if self.replay_cache.holds(key):  # claimed here during an outage, maybe not yet shared
+            return False
+        try:
+            if time.monotonic() < self._store_retry_at:
+                # The store failed moments ago: do not make every call wait for another connect
+                # attempt (up to the connect timeout when the database host is unreachable).
+                raise StoreUnavailable("jti store recently unreachable")
+            claimed = store.claim_jti(key, expires_at)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            if not isinstance(exc, StoreUnavailable) or time.monotonic() >= self._store_retry_at:
+                self._store_retry_at = time.monotonic() + STORE_RETRY_SECONDS
+            observe_jti_degraded()
+            if not self._degraded:
+                self._degraded = True
+                log.warning("jti store unreachable: replay protection is per process until it returns")
+            claimed = self.replay_cache.claim(key, expires_at)
+            if claimed and self.on_degraded_claim is not None:
+                try:
+                    self.on_degraded_claim(key, expires_at)
+                except Exception:  # noqa: BLE001 - sharing later is best effort
+                    log.warning("could not queue a jti for the shared store")
+            return claimed
+        if self._degraded:
+            self._degraded = False
+            log.warning("jti store reachable again: replay protection shared by every replica")
+        return claimed
 
     def _issuer_of(self, token: str) -> TrustedIssuer:
         try:
@@ -296,12 +392,14 @@ class JwtVerifier:
 
     @staticmethod
     def _check_jku(issuer: TrustedIssuer, jku: Any) -> None:
-        """A jku is only a hint: accepted when it names the issuer's configured JWKS, never fetched."""
+        """A jku is only a hint, never fetched: accepted when it names the issuer's configured JWKS
+        URL or one of its listed `jku` values; any other jku refuses the token."""
         if jku is None:
             return
-        if not isinstance(jku, str) or issuer.jwks_url is None:
+        if not isinstance(jku, str) or normalise_url(jku) is None:
             raise Rejected("bad-jku")
-        if normalise_url(jku) is None or normalise_url(jku) != normalise_url(issuer.jwks_url):
+        accepted = {normalise_url(url) for url in (issuer.jwks_url, *issuer.jku) if url}
+        if normalise_url(jku) not in accepted:
             raise Rejected("bad-jku")
 
     def _decode(self, token: str, key: Any, alg: str, iss: str) -> dict[str, Any]:
@@ -422,13 +520,39 @@ def _trusted_issuers(config: Config) -> dict[str, TrustedIssuer]:
     issuers: dict[str, TrustedIssuer] = {}
     if config.trust_sandbox:
         issuers[SANDBOX_ISSUER] = _sandbox_issuer()
-    for iss, location in dict(config.trusted_issuers).items():
-        if not isinstance(iss, str) or not iss or not isinstance(location, str) or not location:
-            raise ValueError("CDS_TRUSTED_ISSUERS must map issuer strings to JWKS URLs or files")
-        issuers[iss] = _key_source(iss, location)  # an explicit entry overrides the sandbox's
+    for iss, entry in dict(config.trusted_issuers).items():
+        issuers[iss] = _issuer_entry(iss, entry)  # an explicit entry overrides the sandbox's
     if not issuers:
         raise ValueError("CDS_AUTH=jwt needs CDS_TRUSTED_ISSUERS or CDS_TRUST_SANDBOX=true")
     return issuers
+
+
+def _issuer_entry(iss: Any, entry: Any) -> TrustedIssuer:
+    """One `CDS_TRUSTED_ISSUERS` entry: a JWKS URL or file, or
+    `{"jwks": URL or file, "jku": [URLs], "fhirServers": [base-URL prefixes]}`."""
+    if not isinstance(iss, str) or not iss:
+        raise ValueError("CDS_TRUSTED_ISSUERS keys must be issuer strings")
+    if isinstance(entry, str) and entry:
+        return _key_source(iss, entry)
+    if not isinstance(entry, Mapping):
+        raise ValueError(f"CDS_TRUSTED_ISSUERS[{iss!r}] must be a JWKS URL or file, or an object")
+    unknown = set(entry) - {"jwks", "jku", "fhirServers"}
+    if unknown:
+        raise ValueError(f"CDS_TRUSTED_ISSUERS[{iss!r}]: unknown field(s) {', '.join(sorted(unknown))}")
+    jwks = entry.get("jwks")
+    if not isinstance(jwks, str) or not jwks:
+        raise ValueError(f"CDS_TRUSTED_ISSUERS[{iss!r}].jwks must be a JWKS URL or file")
+    lists: dict[str, tuple[str, ...]] = {}
+    for name in ("jku", "fhirServers"):
+        value = entry.get(name, [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and normalise_url(v) for v in value):
+            raise ValueError(f"CDS_TRUSTED_ISSUERS[{iss!r}].{name} must be a list of http(s) URLs")
+        lists[name] = tuple(value)
+    base = _key_source(iss, jwks)
+    servers = lists["fhirServers"] if "fhirServers" in entry else None
+    return TrustedIssuer(iss, base.keys, base.jwks_url, lists["jku"], servers)
 
 
 def _normalised_base(base: str) -> str:
@@ -460,6 +584,16 @@ def _verifier(app: Flask, config: Config) -> JwtVerifier:
     return verifier
 
 
+def _share_later(writer: Any) -> Any:
+    """A callback queuing a locally claimed jti for the shared `seen_jti` table (insert-or-ignore)."""
+    from .store import seen_jti
+
+    def share(key: str, expires_at: datetime) -> None:
+        writer.submit(seen_jti, [{"jti": key, "expires_at": expires_at}])
+
+    return share
+
+
 def init_auth(app: Flask) -> None:
     """Require a valid client JWT on every non-exempt request when `config.auth == "jwt"`.
 
@@ -473,13 +607,24 @@ def init_auth(app: Flask) -> None:
     if app.extensions.get("cds.auth.installed"):
         return
     if "cds" in app.extensions:
-        config = app.extensions["cds"].config
+        rt = app.extensions["cds"]
+        config = rt.config
         if _auth_mode(config) == "jwt":
-            _verifier(app, config)
+            verifier = _verifier(app, config)
+            open_issuers = [i.issuer for i in verifier.issuers.values() if i.fhir_servers is None]
+            if not config.fhir_servers and open_issuers:
+                log.warning(
+                    "auth is on but no FHIR-server allowlist is set (CDS_FHIR_SERVERS, or fhirServers "
+                    "per trusted issuer): a trusted client can make this service call any URL"
+                )
+            writer = getattr(rt, "writer", None)
+            if writer is not None:
+                verifier.on_degraded_claim = _share_later(writer)
     app.extensions["cds.auth.installed"] = True
 
     @app.before_request
     def _require_jwt() -> None:
+        issuer_fhir_servers.set(None)  # request threads are reused: never inherit a previous client's
         rt = runtime.current()
         if _auth_mode(rt.config) != "jwt":
             return
@@ -497,3 +642,6 @@ def init_auth(app: Flask) -> None:
             raise Unauthorized() from None
         # Which trusted client called, for views that attribute work to it (an allowlisted value).
         g.client_issuer = claims["iss"]
+        trusted = verifier.issuers.get(claims["iss"])
+        if trusted is not None and trusted.fhir_servers is not None:
+            issuer_fhir_servers.set(trusted.fhir_servers)

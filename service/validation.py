@@ -108,6 +108,15 @@ def _reject_constant(value: str) -> Any:
     raise ValueError(f"{value} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    """A JSON number that overflows a double (1e400) would become infinity and silently defeat
+    every comparison with it (a max-dose check): refuse it like NaN."""
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"number {text[:24]} is out of range")
+    return value
+
+
 _NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 _BRACKET_STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 
@@ -135,7 +144,7 @@ def parse_json_body(raw: bytes, content_type: str | None, max_depth: int) -> Any
     if not raw:
         raise BadRequest("body: a JSON object is required", field="body")
     try:
-        value = json.loads(raw, parse_constant=_reject_constant)
+        value = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
         raise BadRequest(f"body: JSON nested deeper than {max_depth} levels", field="body") from None
     except (ValueError, UnicodeDecodeError) as exc:
