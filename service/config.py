@@ -45,6 +45,12 @@ class Config:
     cors_origins: str = "*"
     log_level: str = "INFO"
     contract_states: bool = False  # expose POST /_contract/state (contract tests only)
+    # Never twice (service/repeats.py, docs/CARD-STYLE.md): a card overridden for a draft order is
+    # held back on the next call for the same patient and draft, within the encounter or the window.
+    repeat_suppression: str = "on"  # on | off
+    repeat_secret: str = field(default="", repr=False)  # HMAC key; empty: generated in data_dir (SQLite only)
+    repeat_window_hours: float = 12.0  # how long an override holds without an encounter id
+    repeat_timeout: float = 0.25  # seconds the hook waits for the suppression store, then shows the card
 
     @property
     def effective_database_url(self) -> str:

@@ -83,6 +83,11 @@ FHIR_FETCH_SECONDS = Histogram(
     "Duration of one FHIR server query (all its pages), in seconds",
     buckets=_FETCH_BUCKETS,
 )
+CARDS_HELD_BACK = Counter(
+    "cds_cards_held_back",
+    "Cards not shown because the clinician already overrode them for the same draft order, by rule id",
+    ["rule"],
+)
 FEEDBACK = Counter(
     "cds_feedback",
     "Feedback items received (CDS Hooks feedback endpoint), by outcome",
@@ -96,6 +101,7 @@ METRIC_NAMES = (
     "cds_fhir_fetch_total",
     "cds_fhir_fetch_seconds",
     "cds_feedback_total",
+    "cds_cards_held_back_total",
 )
 
 
@@ -122,6 +128,12 @@ def observe_cards(cards: Iterable[Mapping[str, Any]]) -> None:
         rule = topic.get("code") if isinstance(topic, Mapping) else None
         indicator = card.get("indicator") if isinstance(card, Mapping) else None
         CARDS_ISSUED.labels(_label(rule), _label(indicator)).inc()
+
+
+def observe_held_back(counts: Mapping[str, int]) -> None:
+    """Cards held back in one response, by rule id (service/repeats.py)."""
+    for rule, count in counts.items():
+        CARDS_HELD_BACK.labels(_label(rule)).inc(count)
 
 
 def observe_fetch(outcome: str, seconds: float) -> None:
