@@ -84,7 +84,8 @@ def _rules(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from .config import Config
-    from .report import format_json, format_table, parse_since
+    from .knowledge import load_knowledge
+    from .report import format_json, format_table, parse_since, with_reason_displays
     from .store import Store
 
     try:
@@ -95,7 +96,7 @@ def _report(args: argparse.Namespace) -> int:
     config = Config.from_env()
     store = Store(config.effective_database_url)
     try:
-        report = store.report(since)
+        report = with_reason_displays(store.report(since), load_knowledge())
     finally:
         store.close()
     print(format_json(report) if args.json else format_table(report))
