@@ -369,8 +369,8 @@ class Store:
         )
         if since is not None:
             ranked_q = ranked_q.where(feedback.c.outcome_at >= since)
-        ranked = ranked_q.subquery()
-        final = joined.join(ranked, and_(ranked.c.id == feedback.c.id, ranked.c.position == 1))
+        latest = ranked_q.subquery()
+        final = joined.join(latest, and_(latest.c.id == feedback.c.id, latest.c.position == 1))
         issued_q = select(issued_cards.c.rule_id, func.count()).group_by(issued_cards.c.rule_id)
         outcome_q = (
             select(rule, feedback.c.outcome, func.count(func.distinct(feedback.c.card_uuid)))
