@@ -7,7 +7,7 @@ PORT   ?= 8080
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint bench rules-doc clean
+.PHONY: help install run test lint bench rules-doc card-shots clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ bench: install ## load benchmarks against the bare Flask floor (see benchmarks/R
 
 rules-doc: install ## regenerate docs/RULES.md from cards/
 	$(BIN)/spasticity-cds rules --markdown > docs/RULES.md
+
+card-shots: install ## screenshots of cards as clinicians see them (docs/cards/, needs Debian chromium)
+	$(BIN)/python tools/card_shots.py
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -157,8 +157,8 @@ class CardRenderer:
             parts.append(md(status))
         if drug.stops:
             parts.append("stops therapy")
-        if drug.entry.authored:
-            parts.append(md(drug.entry.authored[:10]))
+        if drug.entry.authored and drug.role != "new":  # a new order's date is today: no news
+            parts.append(labels.get("prescribed", "{date}").format(date=md(drug.entry.authored[:10])))
         return ", ".join(parts)
 
     def _evidence_line(self, e: Evidence) -> tuple[str, str] | None:
@@ -180,7 +180,7 @@ class CardRenderer:
             if c.clinical_status:
                 text += f", {md(c.clinical_status)}"
             if c.recorded:
-                text += f", {md(c.recorded[:10])}"
+                text += ", " + labels.get("recorded", "{date}").format(date=md(c.recorded[:10]))
             return labels["condition"], text
         if e.kind == "lab" and e.observation is not None:
             return labels["result"], self._lab_line(e)
@@ -237,7 +237,9 @@ class CardRenderer:
         """Markdown detail within the budget: fewer Found lines (and a count) when it would not fit."""
         h, labels = self.p["headings"], self.p["labels"]
         budget = {**DEFAULT_BUDGET, **self.p.get("budget", {})}
-        tail = ["", f"**{h['why']}**", " ".join(why), "", f"**{h['consider']}**"]
+        # "Why" is one run-in paragraph: a heading line followed by text renders as one paragraph in
+        # CommonMark anyway, so say it as one ("**Why it matters:** ...") and save a line.
+        tail = ["", f"**{h['why']}:** {' '.join(why)}", "", f"**{h['consider']}**"]
         tail += [f"- {t}" for t in consider]
         keep = len(found)
         while True:
