@@ -233,8 +233,9 @@ class CardRenderer:
 
     def _detail(
         self, found: list[tuple[str, str]], repeated: list[str], why: list[str], consider: list[str]
-    ) -> str:
-        """Markdown detail within the budget: fewer Found lines (and a count) when it would not fit."""
+    ) -> tuple[str, int]:
+        """Markdown detail within the budget, and how many Found lines it lists (fewer, with a
+        count of the rest, when all would not fit)."""
         h, labels = self.p["headings"], self.p["labels"]
         budget = {**DEFAULT_BUDGET, **self.p.get("budget", {})}
         # "Why" is one run-in paragraph: a heading line followed by text renders as one paragraph in
@@ -252,7 +253,7 @@ class CardRenderer:
             detail = "\n".join(lines + tail)
             non_empty = sum(1 for line in detail.splitlines() if line.strip())
             if keep <= 1 or (len(detail) <= budget["max_chars"] and non_empty <= budget["max_lines"]):
-                return detail
+                return detail, keep
             keep -= 1
 
     def render(
@@ -267,25 +268,19 @@ class CardRenderer:
         why = self._paragraphs(finding, "why", extra)
         consider = self._paragraphs(finding, "consider", extra)
         found = self._found(finding, extra)
-        repeated: list[str] = []
-        if shown is not None:
-            fresh = []
-            for label, text in found:
-                key = f"{label}: {text}"
-                if key in shown:
-                    repeated.append(label)
-                else:
-                    fresh.append((label, text))
-                    shown.add(key)
-            found = fresh
+        repeated = [label for label, text in found if shown is not None and f"{label}: {text}" in shown]
+        found = [(label, text) for label, text in found if shown is None or f"{label}: {text}" not in shown]
         counts = {label: repeated.count(label) for label in dict.fromkeys(repeated)}
         see_above = [f"{label} ({n})" if n > 1 else label for label, n in counts.items()]
         limit = int(self.p.get("budget", {}).get("link_label_max", DEFAULT_BUDGET["link_label_max"]))
+        detail, listed = self._detail(found, see_above, why, consider)
+        if shown is not None:  # only lines this card lists count as said; a trimmed one is not
+            shown.update(f"{label}: {text}" for label, text in found[:listed])
         card: dict[str, Any] = {
             "uuid": self.uuid(),
             "summary": self._summary(finding, fields),
             "indicator": finding.indicator,
-            "detail": self._detail(found, see_above, why, consider),
+            "detail": detail,
             "source": {
                 "label": self.p["source_label"],
                 "url": sources[0]["url"],
