@@ -32,7 +32,7 @@ import os
 import secrets
 import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -126,6 +126,7 @@ class RepeatGuard:
         self._executor: ThreadPoolExecutor | None = None
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        self._pending: list[Future[Any]] = []  # writes not yet confirmed (remember is asynchronous)
         self._create_schema()
 
     @classmethod
@@ -182,6 +183,7 @@ class RepeatGuard:
         overridden: set[str] = set()
         degraded = False
         if candidates:
+            self._settle()
             try:
                 overridden = self._run(self._overridden, candidates, encounter, now)
             except Exception as exc:  # noqa: BLE001 - an outage shows the card, never hides it
@@ -213,21 +215,33 @@ class RepeatGuard:
         ]
         if not rows:
             return
-        try:
-            self._run(self._insert, rows, issued_at)
-        except Exception as exc:  # noqa: BLE001 - the cards are already decided; never fail the call
-            log.warning("repeat suppression could not record cards: %s", type(exc).__name__)
+        # Off the hook's path: the clinician needs seconds before an override can arrive, and a
+        # later call of this process waits for the write first (_settle).
+        future = self._executor_now().submit(self._insert, rows, issued_at)
+        future.add_done_callback(_log_failure)
+        with self._lock:
+            self._pending = [f for f in self._pending if not f.done()] + [future]
+
+    def _settle(self) -> None:
+        """Wait (within the timeout) for this process's own writes, so a repeat call sees them."""
+        with self._lock:
+            pending = [f for f in self._pending if not f.done()]
+        if pending:
+            wait(pending, timeout=self.timeout)
 
     # -- database ----------------------------------------------------------------------------------
 
-    def _run(self, fn: Any, *args: Any) -> Any:
-        """Run `fn` on a worker thread and give up after the timeout (the DB may hang, not fail)."""
+    def _executor_now(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._executor is None or self._pid != os.getpid():  # none yet, or forked
                 self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cds-repeats")
                 self._pid = os.getpid()
-            executor = self._executor
-        future = executor.submit(fn, *args)
+                self._pending = []
+            return self._executor
+
+    def _run(self, fn: Any, *args: Any) -> Any:
+        """Run `fn` on a worker thread and give up after the timeout (the DB may hang, not fail)."""
+        future = self._executor_now().submit(fn, *args)
         try:
             return future.result(timeout=self.timeout)
         except FutureTimeout:
@@ -282,3 +296,9 @@ class RepeatGuard:
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _log_failure(future: Future[Any]) -> None:
+    exc = future.exception()
+    if exc is not None:  # the cards were shown; only their repeat record is lost
+        log.warning("repeat suppression could not record cards: %s", type(exc).__name__)
