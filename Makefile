@@ -15,7 +15,7 @@ PIP_INSTALL  = $(BIN)/python -m pip install --quiet --constraint $(CONSTRAINTS)
 DEPS        := $(VENV)/.stamp-pip pyproject.toml $(CONSTRAINTS)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint bench rules-doc admin-shots lock clean
+.PHONY: help install run test lint bench rules-doc admin-shots card-shots lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-10s %s\n", $$1, $$2}'
@@ -69,6 +69,8 @@ admin-shots: $(VENV)/.stamp-test ## screenshots of the /admin/ pages into docs/a
 lock: ## re-resolve requirements/constraints.txt from pyproject.toml (needs uv)
 	uv pip compile pyproject.toml --all-extras --universal --python-version 3.11 \
 	    --annotation-style line --custom-compile-command "make lock" -o $(CONSTRAINTS)
+card-shots: $(VENV)/.stamp-test ## screenshots of cards as clinicians see them (docs/cards/, needs Debian chromium)
+	$(BIN)/python tools/card_shots.py
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -2,8 +2,13 @@
 
 Every card carries a uuid (from the injected factory), a summary under 140 characters naming the
 drugs, an indicator, a source with the rule id as `topic`, Markdown detail (Found / Why it matters
-/ What to consider / Evidence), override reasons on warning and critical cards, absolute evidence
-links, and suggestions in the FHIR version of the draft they act on.
+/ What to consider), override reasons on warning and critical cards, the evidence once, as absolute
+`links` labelled with the short titles of cards/sources.yaml, and suggestions in the FHIR version
+of the draft they act on.
+
+The card budget of docs/CARD-STYLE.md is kept here: the detail fits one screen (cards/presentation
+.yaml `budget`), Found lines show no codes and no status the label already says, and a Found line an
+earlier card of the same response already shows is not repeated (the later card says "See above").
 
 Text that came from the client (drug names, condition names) is escaped: the CDS Hooks sandbox
 renders card detail as Markdown with raw HTML allowed.
@@ -12,7 +17,7 @@ renders card detail as Markdown with raw HTML allowed.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from . import suggestions as build
@@ -21,6 +26,7 @@ from .facts import Drug
 from .text import inline_markdown, plain_text
 
 SUMMARY_LIMIT = 139
+DEFAULT_BUDGET = {"max_chars": 900, "max_lines": 12, "link_label_max": 60}
 
 
 def md(text: str) -> str:
@@ -44,6 +50,16 @@ def drug_label(drug: Drug) -> str:
     if drug.route and drug.route not in {"oral"}:
         return f"{drug.route} {base}"
     return base
+
+
+def short_label(title: str, limit: int) -> str:
+    """A link label of at most `limit` characters, cut at a word boundary (never mid-word)."""
+    if len(title) <= limit:
+        return title
+    cut = title[: limit - 1]
+    if " " in cut:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:(") + "…"
 
 
 def _join(names: list[str]) -> str:
@@ -111,10 +127,11 @@ class CardRenderer:
             texts.append(paragraph["text"])
         return texts
 
-    def _found(self, finding: Finding, extra: list[Evidence]) -> list[str]:
+    def _found(self, finding: Finding, extra: list[Evidence]) -> list[tuple[str, str]]:
+        """(label, text) pairs: the new orders first, then what made the rule and its text hold."""
         labels = self.p["labels"]
         order_refs = {d.entry.ref for d in finding.orders}
-        lines = [f"**{labels['new_order']}**: {self._drug_line(drug)}" for drug in finding.orders]
+        lines = [(labels["new_order"], self._drug_line(drug, labels["new_order"])) for drug in finding.orders]
         seen = set()
         for e in [*finding.evidence, *extra]:
             if e.kind == "medication" and e.drug is not None and e.drug.entry.ref in order_refs:
@@ -123,11 +140,12 @@ class CardRenderer:
                 continue
             seen.add(e.key())
             line = self._evidence_line(e)
-            if line:
+            if line and line not in lines:
                 lines.append(line)
         return lines
 
-    def _drug_line(self, drug: Drug) -> str:
+    def _drug_line(self, drug: Drug, label: str) -> str:
+        """Name, daily dose, route, status (unless the label already says it) and date."""
         labels = self.p["labels"]
         parts = [md(drug.name)]
         if drug.daily_mg is not None:
@@ -136,15 +154,17 @@ class CardRenderer:
             parts.append(labels["dose_unknown"])
         if drug.route:
             parts.append(drug.route)
-        if drug.entry.status and drug.role != "new":
-            parts.append(md(drug.entry.status))
+        status = drug.entry.status
+        if status and drug.role != "new" and status.lower() not in label.lower():
+            parts.append(md(status))
         if drug.stops:
             parts.append("stops therapy")
-        if drug.entry.authored:
-            parts.append(md(drug.entry.authored[:10]))
+        if drug.entry.authored and drug.role != "new":  # a new order's date is today: no news
+            parts.append(labels.get("prescribed", "{date}").format(date=md(drug.entry.authored[:10])))
         return ", ".join(parts)
 
-    def _evidence_line(self, e: Evidence) -> str | None:
+    def _evidence_line(self, e: Evidence) -> tuple[str, str] | None:
+        """(label, text) for one piece of evidence. Codes are not shown: clinicians read names."""
         labels = self.p["labels"]
         if e.kind == "medication" and e.drug is not None:
             label = (
@@ -154,34 +174,29 @@ class CardRenderer:
                 if e.drug.role == "draft"
                 else labels["new_order"]
             )
-            return f"**{label}**: {self._drug_line(e.drug)}"
+            return label, self._drug_line(e.drug, label)
         if e.kind == "condition" and e.condition is not None:
             c = e.condition
             name = c.code.text or next((x.display for x in c.code.codings if x.display), None) or "condition"
-            codes = ", ".join(md(f"{x.code}") for x in c.code.codings if x.code)
-            text = f"**{labels['condition']}**: {md(name)}"
-            if codes:
-                text += f" ({codes})"
+            text = md(name)
             if c.clinical_status:
                 text += f", {md(c.clinical_status)}"
             if c.recorded:
-                text += f", {md(c.recorded[:10])}"
-            return text
+                text += ", " + labels.get("recorded", "{date}").format(date=md(c.recorded[:10]))
+            return labels["condition"], text
         if e.kind == "lab" and e.observation is not None:
-            return f"**{labels['result']}**: {self._lab_line(e)}"
+            return labels["result"], self._lab_line(e)
         if e.kind == "no-lab":
             names = _join([self.knowledge.valuesets[lab]["title"] for lab in e.labs])
-            return f"**{labels['no_result'].format(days=self.lookback_days)}**: {md(names)}"
+            return labels["no_result"].format(days=self.lookback_days), md(names)
         if e.kind == "reason" and e.concept is not None:
-            return f"**{labels['reason']}**: {md(' / '.join(e.concept.words()) or 'coded reason')}"
+            return labels["reason"], md(" / ".join(e.concept.words()) or "coded reason")
         if e.kind == "dose" and e.total_mg is not None:
             route = e.drugs[0].route if e.drugs else None
-            text = f"**{labels['daily_dose'].format(dose=_fmt_mg(e.total_mg, route))}**"
-            if e.drugs:
-                text += ": " + md(_join([d.name for d in e.drugs]))
+            text = md(_join([d.name for d in e.drugs])) if e.drugs else ""
             if e.limit_mg is not None:
                 text += f" (compared with {_fmt_mg(e.limit_mg, route)} per day)"
-            return text
+            return labels["daily_dose"].format(dose=_fmt_mg(e.total_mg, route)), text.strip()
         return None
 
     def _lab_line(self, e: Evidence) -> str:
@@ -206,24 +221,68 @@ class CardRenderer:
         return text
 
     # ------------------------------------------------------------------ card
-    def render(self, finding: Finding, *, patient_id: str | None) -> dict[str, Any]:
+    def render_all(self, findings: Sequence[Finding], *, patient_id: str | None) -> list[dict[str, Any]]:
+        """The cards of one response, in order; a Found line shows in the first card that has it."""
+        shown: set[str] = set()
+        return [self.render(f, patient_id=patient_id, shown=shown) for f in findings]
+
+    def _sources(self, finding: Finding) -> list[Mapping[str, Any]]:
+        """The rule's citations whose condition (card/citations_when) holds; all if none would."""
+        spec = finding.rule["card"]
+        conditions = spec.get("citations_when", {})
+        ids = [c for c in spec["citations"] if c not in conditions or finding.holds(conditions[c])]
+        return [self.knowledge.sources[c] for c in ids or spec["citations"]]
+
+    def _detail(
+        self, found: list[tuple[str, str]], repeated: list[str], why: list[str], consider: list[str]
+    ) -> tuple[str, int]:
+        """Markdown detail within the budget, and how many Found lines it lists (fewer, with a
+        count of the rest, when all would not fit)."""
+        h, labels = self.p["headings"], self.p["labels"]
+        budget = {**DEFAULT_BUDGET, **self.p.get("budget", {})}
+        # "Why" is one run-in paragraph: a heading line followed by text renders as one paragraph in
+        # CommonMark anyway, so say it as one ("**Why it matters:** ...") and save a line.
+        tail = ["", f"**{h['why']}:** {' '.join(why)}", "", f"**{h['consider']}**"]
+        tail += [f"- {t}" for t in consider]
+        keep = len(found)
+        while True:
+            lines = [f"**{h['found']}**"]
+            lines += [f"- **{label}**: {text}".rstrip(": ") for label, text in found[:keep]]
+            if keep < len(found):
+                lines.append(f"- {labels['more_found'].format(count=len(found) - keep)}")
+            if repeated:
+                lines.append(f"- **{labels['see_above']}**: {', '.join(repeated)}")
+            detail = "\n".join(lines + tail)
+            non_empty = sum(1 for line in detail.splitlines() if line.strip())
+            if keep <= 1 or (len(detail) <= budget["max_chars"] and non_empty <= budget["max_lines"]):
+                return detail, keep
+            keep -= 1
+
+    def render(
+        self, finding: Finding, *, patient_id: str | None, shown: set[str] | None = None
+    ) -> dict[str, Any]:
+        """One card. `shown`: Found lines earlier cards of the response show (updated here)."""
         rule = finding.rule
         card_spec = rule["card"]
         fields = self._fields(finding)
-        sources = [self.knowledge.sources[s] for s in card_spec["citations"]]
-        h = self.p["headings"]
+        sources = self._sources(finding)
         extra: list[Evidence] = []
         why = self._paragraphs(finding, "why", extra)
         consider = self._paragraphs(finding, "consider", extra)
-        detail = [f"**{h['found']}**", *[f"- {line}" for line in self._found(finding, extra)], ""]
-        detail += [f"**{h['why']}**", " ".join(why), ""]
-        detail += [f"**{h['consider']}**", *[f"- {t}" for t in consider], ""]
-        detail += [f"**{h['evidence']}**", *[f"- [{s['title']}]({s['url']})" for s in sources]]
+        found = self._found(finding, extra)
+        repeated = [label for label, text in found if shown is not None and f"{label}: {text}" in shown]
+        found = [(label, text) for label, text in found if shown is None or f"{label}: {text}" not in shown]
+        counts = {label: repeated.count(label) for label in dict.fromkeys(repeated)}
+        see_above = [f"{label} ({n})" if n > 1 else label for label, n in counts.items()]
+        limit = int(self.p.get("budget", {}).get("link_label_max", DEFAULT_BUDGET["link_label_max"]))
+        detail, listed = self._detail(found, see_above, why, consider)
+        if shown is not None:  # only lines this card lists count as said; a trimmed one is not
+            shown.update(f"{label}: {text}" for label, text in found[:listed])
         card: dict[str, Any] = {
             "uuid": self.uuid(),
             "summary": self._summary(finding, fields),
             "indicator": finding.indicator,
-            "detail": "\n".join(detail),
+            "detail": detail,
             "source": {
                 "label": self.p["source_label"],
                 "url": sources[0]["url"],
@@ -239,7 +298,10 @@ class CardRenderer:
                 {"system": self.p["override_system"], "code": r["code"], "display": r["display"]}
                 for r in card_spec["override_reasons"]
             ]
-        card["links"] = [{"label": s["title"][:120], "url": s["url"], "type": "absolute"} for s in sources]
+        card["links"] = [
+            {"label": s.get("short") or short_label(s["title"], limit), "url": s["url"], "type": "absolute"}
+            for s in sources
+        ]
         return card
 
     def _present(self, finding: Finding, selector: Mapping[str, Any]) -> bool:

@@ -85,6 +85,33 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _render(args: argparse.Namespace) -> int:
+    """A response (or, with --request, the response to a hook request) as an HTML page."""
+    from .render import render_html
+
+    if args.request:
+        import contextlib
+        import io
+
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            status = _evaluate(argparse.Namespace(file=args.file, service=None))
+        if status:
+            return status
+        response = json.loads(buffer.getvalue())
+    else:
+        try:
+            response = json.loads(_load_request(args.file))
+        except ValueError as exc:
+            print(f"error: {args.file} is not JSON: {exc}", file=sys.stderr)
+            return 2
+    if not isinstance(response, dict) or not isinstance(response.get("cards"), list):
+        print(f"error: {args.file} is not a CDS Hooks response (no cards array)", file=sys.stderr)
+        return 2
+    sys.stdout.write(render_html(response, title=args.title or os.path.basename(args.file)))
+    return 0
+
+
 def _rules(args: argparse.Namespace) -> int:
     from .catalogue import render_markdown, render_text
     from .knowledge import load_knowledge
@@ -96,7 +123,8 @@ def _rules(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from .config import Config
-    from .report import format_json, format_table, parse_since
+    from .knowledge import load_knowledge
+    from .report import format_json, format_table, parse_since, with_reason_displays
     from .store import Store
 
     try:
@@ -107,7 +135,7 @@ def _report(args: argparse.Namespace) -> int:
     config = Config.from_env()
     store = Store(config.effective_database_url)
     try:
-        report = store.report(since)
+        report = with_reason_displays(store.report(since), load_knowledge())
     finally:
         store.close()
     print(format_json(report) if args.json else format_table(report))
@@ -151,6 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("file")
     evaluate.add_argument("--service", help="service id (default: the service of the request's hook)")
     evaluate.set_defaults(run=_evaluate)
+
+    render = sub.add_parser("render", help="print a CDS Hooks response FILE as HTML cards (- for stdin)")
+    render.add_argument("file")
+    render.add_argument("--request", action="store_true", help="FILE is a hook request: evaluate it first")
+    render.add_argument("--title", help="page heading (default: the file name)")
+    render.set_defaults(run=_render)
 
     rules = sub.add_parser("rules", help="list the rules with trigger, indicator and evidence")
     rules.add_argument("--markdown", action="store_true", help="print docs/RULES.md")

@@ -60,9 +60,16 @@ class Config:
     log_level: str = "INFO"
     contract_states: bool = False  # expose POST /_contract/state (contract tests only)
     admin: bool = False  # CDS_ADMIN=on serves the governance pages under /admin/
-    admin_token: str = ""  # bearer token for /admin/ (needed, or a basic-auth pair, when auth is jwt)
+    # bearer token for /admin/ (needed, or a basic-auth pair, when auth is jwt)
+    admin_token: str = field(default="", repr=False)
     admin_user: str = ""  # basic-auth user name for /admin/
-    admin_password: str = ""  # basic-auth password for /admin/
+    admin_password: str = field(default="", repr=False)  # basic-auth password for /admin/
+    # Never twice (service/repeats.py, docs/CARD-STYLE.md): a card overridden for a draft order is
+    # held back on the next call for the same patient and draft, within the encounter or the window.
+    repeat_suppression: str = "on"  # on | off
+    repeat_secret: str = field(default="", repr=False)  # HMAC key; empty: generated in data_dir (SQLite only)
+    repeat_window_hours: float = 12.0  # how long an override holds without an encounter id
+    repeat_timeout: float = 0.25  # seconds the hook waits for the suppression store, then shows the card
 
     @property
     def effective_database_url(self) -> str:

@@ -223,6 +223,8 @@ def _rule_predicates(rule: Mapping[str, Any]) -> list[tuple[str, Any]]:
             preds.extend(_walk_predicates(item.get("when", {})))
     for s in card.get("suggestions", []):
         preds.extend(_walk_predicates(s.get("when", {})))
+    for predicate in card.get("citations_when", {}).values():
+        preds.extend(_walk_predicates(predicate))
     return preds
 
 
@@ -312,6 +314,9 @@ def _check_rule(
     for cite in rule["card"]["citations"]:
         if cite not in sources:
             raise KnowledgeError(f"{label}: field card/citations: unknown source {cite!r}")
+    for cite in rule["card"].get("citations_when", {}):
+        if cite not in rule["card"]["citations"]:
+            raise KnowledgeError(f"{label}: field card/citations_when: {cite!r} is not in card/citations")
     for name, arg in _rule_predicates(rule):
         problem = _predicate_problem(name, arg, knowledge_parts["contexts"], valuesets, sources)
         if problem:

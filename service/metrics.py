@@ -93,6 +93,11 @@ CARDS_HELD = Counter(
     "Findings of `status: experimental` rules: evaluated but not shown to the clinician, by rule id",
     ["rule"],
 )
+CARDS_HELD_BACK = Counter(
+    "cds_cards_held_back",
+    "Cards not shown because the clinician already overrode them for the same draft order, by rule id",
+    ["rule"],
+)
 FEEDBACK = Counter(
     "cds_feedback",
     "Feedback items received (CDS Hooks feedback endpoint), by outcome",
@@ -149,6 +154,7 @@ METRIC_NAMES = (
     "cds_feedback_unavailable_total",
     "cds_foreign_patient_resources_total",
     "cds_fhir_server_blocked_total",
+    "cds_cards_held_back_total",
 )
 
 
@@ -181,6 +187,10 @@ def observe_held(rule_ids: Iterable[str]) -> None:
     """Findings of experimental rules that were held back instead of shown (one per rule id)."""
     for rule in rule_ids:
         CARDS_HELD.labels(_label(rule)).inc()
+def observe_held_back(counts: Mapping[str, int]) -> None:
+    """Cards held back in one response, by rule id (service/repeats.py)."""
+    for rule, count in counts.items():
+        CARDS_HELD_BACK.labels(_label(rule)).inc(count)
 
 
 def observe_fetch(outcome: str, seconds: float) -> None:

@@ -160,6 +160,7 @@ def init_observability(app: Flask) -> None:
                     "status": response.status_code,
                     "latency_ms": round(seconds * 1000, 2),
                     "rules_fired": [_short(rule) for rule in g.get("rules_fired") or ()],
+                    "rules_held_back": {_short(r): n for r, n in (g.get("rules_held_back") or {}).items()},
                 }
             },
         )

@@ -27,6 +27,7 @@ from .metrics import observe_held
 from .records import MedicationEntry
 
 ORDERS_FIELD = {"medication-prescribe": "medications"}
+_SEVERITY = {"critical": 0, "warning": 1, "info": 2}
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,8 @@ def _missing_medications(
         return []
     found: list[dict[str, Any]] = fetch("Medication", missing, request=body, seconds=seconds)
     return found
+
+
 def _hold_back_experimental(findings: Sequence[engine.Finding]) -> list[engine.Finding]:
     """Drop the findings of `status: experimental` rules, after logging and counting them.
 
@@ -160,6 +163,19 @@ def _hold_back_experimental(findings: Sequence[engine.Finding]) -> list[engine.F
 
 def evaluate_hook(body: Mapping[str, Any], *, service: Mapping[str, Any], runtime: Any) -> dict[str, Any]:
     """The response for a validated hook request."""
+    return {"cards": render_cards(find(body, service=service, runtime=runtime), body=body, runtime=runtime)}
+
+
+def render_cards(
+    findings: Sequence[engine.Finding], *, body: Mapping[str, Any], runtime: Any
+) -> list[dict[str, Any]]:
+    """The cards for findings, in order (a Found line shows in the first card that has it)."""
+    renderer = CardRenderer(runtime.knowledge, runtime.uuid_factory, runtime.config.lab_lookback_days)
+    return renderer.render_all(findings, patient_id=body["context"].get("patientId"))
+
+
+def find(body: Mapping[str, Any], *, service: Mapping[str, Any], runtime: Any) -> list[engine.Finding]:
+    """The findings for a validated hook request (what the cards will be about)."""
     knowledge, config = runtime.knowledge, runtime.config
     if _count_prefetch(body) > config.max_prefetch_entries:
         raise BadRequest(f"prefetch: more than {config.max_prefetch_entries} resources", field="prefetch")
@@ -170,7 +186,7 @@ def evaluate_hook(body: Mapping[str, Any], *, service: Mapping[str, Any], runtim
     new_drugs = [d for e in new_entries if (d := to_drug(e, "new", terminology))]
     rules = engine.relevant_rules(knowledge, new_drugs)
     if not rules:
-        return {"cards": []}
+        return []
 
     version = new_drugs[0].entry.fhir_version
     needs = {need for rule in rules for need in rule["needs"]}
@@ -215,6 +231,5 @@ def evaluate_hook(body: Mapping[str, Any], *, service: Mapping[str, Any], runtim
         lookback_days=config.lab_lookback_days,
     )
     findings = _hold_back_experimental(engine.evaluate(knowledge, facts, rules))
-    renderer = CardRenderer(knowledge, runtime.uuid_factory, config.lab_lookback_days)
-    patient_id = body["context"].get("patientId")
-    return {"cards": [renderer.render(f, patient_id=patient_id) for f in findings]}
+    # Most severe first (stable): a critical or warning card is never below an info card's fold.
+    return sorted(findings, key=lambda f: _SEVERITY.get(f.indicator, len(_SEVERITY)))

@@ -7,6 +7,7 @@ review. The numbers come from `Store.report`; this module only formats them.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -45,6 +46,31 @@ def parse_since(text: str, *, now: Callable[[], datetime] | None = None) -> date
     return moment.astimezone(UTC)
 
 
+def with_reason_displays(report: Mapping[str, Any], knowledge: Any) -> dict[str, Any]:
+    """The report with the display of the service's own override reasons filled in from cards/rules.
+
+    Clients often send only `system` and `code` (the CDS Hooks sandbox does); a reason in the
+    service's own override system is shown with the wording its rule file gives it (that rule's
+    first, else any rule's), so the report reads the same whatever the EHR sent back.
+    """
+    system = knowledge.presentation["override_system"]
+    by_rule: dict[str, dict[str, str]] = {}
+    anywhere: dict[str, str] = {}
+    for rule in knowledge.rules:
+        for reason in rule["card"].get("override_reasons", []):
+            by_rule.setdefault(rule["id"], {})[reason["code"]] = reason["display"]
+            anywhere.setdefault(reason["code"], reason["display"])
+    result = copy.deepcopy(dict(report))
+    for rule_id, counts in (result.get("rules") or {}).items():
+        for reason in counts.get("top_override_reasons") or []:
+            if reason.get("system") == system:
+                code = reason.get("code")
+                own = by_rule.get(rule_id, {}).get(code) or anywhere.get(code)
+                if own:
+                    reason["display"] = own
+    return result
+
+
 def format_json(report: Mapping[str, Any]) -> str:
     """The report as JSON (stable key order as built by the store), for scripts and dashboards."""
     return json.dumps(report, indent=2)
@@ -69,6 +95,8 @@ def format_table(report: Mapping[str, Any]) -> str:
             lines.append("  ".join([*cells, row[-1]]).rstrip())
             if index == 0:
                 lines.append("  ".join("-" * w for w in widths) + "  " + "-" * len(_HEADERS[-1]))
+    if report.get("counting") and rules:
+        lines += ["", f"Counting: {report['counting']}."]
     unattributed = int(report.get("unattributed_feedback") or 0)
     if unattributed:
         lines += ["", f"{unattributed} feedback item(s) refer to cards this service has no record of."]

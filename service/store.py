@@ -53,6 +53,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
     create_engine,
     event,
     func,
@@ -71,6 +72,11 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 TOP_OVERRIDE_REASONS = 5
+# How the report counts outcomes; the report carries this sentence so a reader knows.
+REPORT_COUNTING = (
+    "each card counts once, by its final outcome: the last feedback (by outcome time) wins; "
+    "override reasons are those of final overrides"
+)
 # Rows per INSERT statement: well under SQLite's 32766 and PostgreSQL's 65535 bound parameters.
 _INSERT_CHUNK = 500
 # Key of the PostgreSQL advisory lock that serialises table creation between starting workers.
@@ -467,9 +473,10 @@ class Store:
     def report(self, since: datetime | None = None, *, now: datetime | None = None) -> dict[str, Any]:
         """Per-rule counts for alert-fatigue analysis.
 
-        ``issued`` counts cards issued since `since`; ``accepted`` / ``overridden`` count distinct
-        cards with that outcome since `since` (by outcome time), so a card whose two suggestions
-        were both taken counts once. ``acceptance_rate`` is accepted / issued (None when nothing
+        ``issued`` counts cards issued since `since`; ``accepted`` / ``overridden`` count cards by
+        their FINAL outcome since `since` (the last feedback by outcome time wins, ties by arrival),
+        so a card accepted and then overridden counts once, as overridden, and a card whose two
+        suggestions were both taken counts once. ``acceptance_rate`` is accepted / issued (None when nothing
         was issued in the window): ignored cards produce no feedback, so they lower the rate, which
         is the point. A rule with feedback but no issued cards in the window still appears.
         Feedback whose card this service never recorded is counted in ``unattributed_feedback``.
@@ -483,10 +490,22 @@ class Store:
 
         rule = func.coalesce(feedback.c.rule_id, issued_cards.c.rule_id).label("rule_id")
         joined = feedback.outerjoin(issued_cards, issued_cards.c.uuid == feedback.c.card_uuid)
+        # The final feedback item of each card in the window: outcomes and reasons count only it.
+        latest_first = (feedback.c.outcome_at.desc(), feedback.c.id.desc())
+        ranked_q = select(
+            feedback.c.id,
+            func.row_number()
+            .over(partition_by=feedback.c.card_uuid, order_by=latest_first)
+            .label("position"),
+        )
+        if since is not None:
+            ranked_q = ranked_q.where(feedback.c.outcome_at >= since)
+        latest = ranked_q.subquery()
+        final = joined.join(latest, and_(latest.c.id == feedback.c.id, latest.c.position == 1))
         issued_q = select(issued_cards.c.rule_id, func.count()).group_by(issued_cards.c.rule_id)
         outcome_q = (
             select(rule, feedback.c.outcome, func.count(func.distinct(feedback.c.card_uuid)))
-            .select_from(joined)
+            .select_from(final)
             .group_by(rule, feedback.c.outcome)
         )
         reasons_q = (
@@ -497,15 +516,13 @@ class Store:
                 func.max(feedback.c.override_display),
                 func.count(),
             )
-            .select_from(joined)
+            .select_from(final)
             .where(feedback.c.outcome == "overridden", feedback.c.override_code.is_not(None))
             .group_by(rule, feedback.c.override_system, feedback.c.override_code)
         )
         unattributed_q = select(func.count()).select_from(joined).where(rule.is_(None))
         if since is not None:
             issued_q = issued_q.where(issued_cards.c.issued_at >= since)
-            outcome_q = outcome_q.where(feedback.c.outcome_at >= since)
-            reasons_q = reasons_q.where(feedback.c.outcome_at >= since)
             unattributed_q = unattributed_q.where(feedback.c.outcome_at >= since)
 
         with self.engine.connect().execution_options(cds_readonly=True) as conn:
@@ -535,6 +552,7 @@ class Store:
             "generated_at": _iso(generated_at),
             "rules": {rule_id: rules[rule_id] for rule_id in sorted(rules)},
             "unattributed_feedback": unattributed,
+            "counting": REPORT_COUNTING,
         }
 
 

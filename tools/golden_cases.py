@@ -736,6 +736,34 @@ def benzodiazepine_spasticity() -> None:
         conditions=[als(v, code=ALS_ICD10)],
         orders=[active(v, "mr-bac", BAC10_SCD, [tid(v, 10)]), active(v, "mr-tiz", TIZ4, [tid(v, 4)])],
     )
+    # Text that fits the patient (docs/CARD-STYLE.md): ALS on baclofen 30 mg/day is told to add
+    # tizanidine, not to start baclofen; ALS on tizanidine to add baclofen; MS never reads "ALS".
+    case(
+        f,
+        "fires-r4-sign-diazepam-als-on-baclofen-30-add-tizanidine",
+        "order-sign",
+        v,
+        [med_order(v, "mr-diaz", DIAZ5_SBD, dosages=[tid(v, 1, "{tbl}", route="oral")])],
+        conditions=[als(v)],
+        orders=[active(v, "mr-bac", BAC10_SCD, [tid(v, 10)])],
+    )
+    case(
+        f,
+        "fires-r4-sign-lorazepam-als-on-tizanidine-add-baclofen",
+        "order-sign",
+        v,
+        [med_order(v, "mr-loraz", LORAZ1, dosages=[dosage(v, 1, freq=2)])],
+        conditions=[als(v)],
+        orders=[active(v, "mr-tiz", TIZ4, [tid(v, 4)])],
+    )
+    case(
+        f,
+        "fires-r4-sign-valium-sbd-ms-info-never-says-als",
+        "order-sign",
+        v,
+        [med_order(v, "mr-diaz", DIAZ5_SBD, dosages=[tid(v, 1, "{tbl}", route="oral")])],
+        conditions=[condition(v, "cond-ms", MS_ICD10)],
+    )
     v = DSTU2
     case(
         f,

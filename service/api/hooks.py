@@ -1,16 +1,42 @@
-"""POST /cds-services/<id>: validate -> evaluate -> record the cards issued -> respond."""
+"""POST /cds-services/<id>: validate -> evaluate -> hold back repeats -> record the cards -> respond.
+
+Holding back (service/repeats.py): a non-critical card the clinician already overrode for the same
+draft order of the same patient (same encounter, or within the window) is not shown again. The
+response then says so in `extension` (CDS Hooks 2.0 allows a service to answer with fewer cards and
+to add extension members), and the JSON access log and the Prometheus counter
+`cds_cards_held_back_total{rule}` keep the rule ids and counts.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, jsonify, request
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask.blueprints import BlueprintSetupState
 
 from ..errors import NotFound
-from ..metrics import observe_cards
-from ..pipeline import evaluate_hook
+from ..metrics import observe_cards, observe_held_back
+from ..pipeline import find, render_cards
+from ..repeats import RepeatGuard, Screened
 from ..runtime import current
 from ..validation import check_hook_request, parse_json_body
 
 bp = Blueprint("hooks", __name__)
+
+EXTENSION_KEY = "spasticity-cds"
+_GUARD = "cds-repeats"
+
+
+@bp.record_once
+def _build_guard(state: BlueprintSetupState) -> None:
+    """Build the repeat guard at start-up (a bad CDS_REPEAT_SECRET fails here, not on a call)."""
+    rt = state.app.extensions["cds"]
+    engine = getattr(rt.store, "engine", None)
+    state.app.extensions[_GUARD] = RepeatGuard.from_config(rt.config, engine) if engine is not None else None
+
+
+def _guard() -> RepeatGuard | None:
+    return current_app.extensions.get(_GUARD)  # type: ignore[no-any-return]
 
 
 @bp.post("/cds-services/<service_id>")
@@ -22,9 +48,21 @@ def call_service(service_id: str) -> Response:
     body = parse_json_body(request.get_data(cache=False), request.content_type, rt.config.max_json_depth)
     check_hook_request(body, service["hook"])
     g.hook_instance = body.get("hookInstance")
-    response = evaluate_hook(body, service=service, runtime=rt)
-    g.rules_fired = [card["source"]["topic"]["code"] for card in response["cards"]]
-    if response["cards"]:
-        rt.record_cards(service_id, response["cards"], rt.clock())  # queued: never waits for the DB
-        observe_cards(response["cards"])
+    findings = find(body, service=service, runtime=rt)
+    guard = _guard()
+    now = rt.clock()
+    screened = guard.screen(findings, body["context"], now) if guard and findings else Screened(findings)
+    cards = render_cards(screened.shown, body=body, runtime=rt)
+    response: dict[str, Any] = {"cards": cards}
+    held = screened.held_rules()
+    g.rules_fired = [card["source"]["topic"]["code"] for card in cards]
+    g.rules_held_back = held
+    if held:
+        response["extension"] = {EXTENSION_KEY: {"heldBack": {"count": sum(held.values()), "rules": held}}}
+        observe_held_back(held)
+    if cards:
+        rt.record_cards(service_id, cards, now)  # queued: never waits for the DB
+        if guard is not None:
+            guard.remember(screened, cards, now)
+        observe_cards(cards)
     return jsonify(response)

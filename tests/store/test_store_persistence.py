@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import inspect, select, text, update
 
 from service.store import (
+    REPORT_COUNTING,
     SCHEMA_VERSION,
     Store,
     StoreError,
@@ -364,6 +365,7 @@ def test_report_empty_database(store: Store) -> None:
     report = store.report(now=FIXED_NOW)
     assert report == {
         "since": None, "generated_at": "2026-11-21T14:00:00Z", "rules": {}, "unattributed_feedback": 0,
+        "counting": REPORT_COUNTING,
     }  # fmt: skip
 
 
