@@ -62,7 +62,11 @@ def build(tmp_path: Path, clock: Clock) -> Callable[..., Flask]:
 
 
 def _request(case: Path, hook: str = "order-sign", **context: Any) -> dict[str, Any]:
-    body = json.loads(case.with_name(case.name + ".request.json").read_text())
+    text = case.with_name(case.name + ".request.json").read_text()
+    if "patientId" in context:  # the whole record moves to the other patient (foreign data is ignored)
+        original = json.loads(text)["context"]["patientId"]
+        text = text.replace(f'"Patient/{original}"', f'"Patient/{context["patientId"]}"')
+    body = json.loads(text)
     body["hook"] = hook
     body["hookInstance"] = str(uuid.uuid4())
     draft = body["context"]["draftOrders"]["entry"][0]["resource"]
