@@ -12,7 +12,7 @@ source of truth. Everything is read from the environment when the module is load
 | `CDS_WORKER_TIMEOUT` | 30 | seconds before a stuck worker is killed and replaced |
 | `CDS_GRACEFUL_TIMEOUT` | 25 | seconds in-flight requests get after SIGTERM |
 | `CDS_KEEPALIVE` | 5 | seconds an idle keep-alive connection (from the proxy) is kept |
-| `CDS_ACCESS_LOG` | `-` (stdout) | gunicorn's own JSON access line; `off` disables it |
+| `CDS_ACCESS_LOG` | off | gunicorn's own JSON access line (`-`: stdout); the app writes one anyway |
 | `CDS_LOG_LEVEL` | INFO | also the application's level |
 | `PROMETHEUS_MULTIPROC_DIR` | unset | metrics files shared by the workers; emptied at start |
 
@@ -137,7 +137,10 @@ preload_app = False
 
 loglevel = os.environ.get("CDS_LOG_LEVEL", "INFO").lower()
 errorlog = "-"
-_access = os.environ.get("CDS_ACCESS_LOG", "-").strip()
+# One access line per request: the application's (`spasticity_cds.access` on stderr, with the
+# service, hookInstance and rules fired). gunicorn's own line would repeat it at a cost on every
+# request; CDS_ACCESS_LOG=- (or a file) turns it on, e.g. for the remote address and bytes sent.
+_access = os.environ.get("CDS_ACCESS_LOG", "off").strip()
 accesslog = None if _access.lower() in {"off", "none", "false", "0", ""} else _access
 logger_class = JsonLogger
 # One JSON object per line. Only the path (%(U)s, PATH_INFO) is logged, never the request line or

@@ -48,7 +48,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert conf.workers == conf.default_workers(conf.cpu_count())
     assert 3 <= conf.workers <= conf.MAX_DEFAULT_WORKERS
     assert conf.timeout > conf.graceful_timeout > 0
-    assert conf.accesslog == "-"
+    assert conf.accesslog is None  # one access line per request: the application's
     assert conf.worker_tmp_dir == "/dev/shm"
 
 
@@ -58,12 +58,12 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
         HOST="127.0.0.1",
         PORT="9090",
         CDS_WORKERS="5",
-        CDS_ACCESS_LOG="off",
+        CDS_ACCESS_LOG="-",
         CDS_LOG_LEVEL="WARNING",
     )
     assert conf.bind == ["127.0.0.1:9090"]
     assert conf.workers == 5
-    assert conf.accesslog is None
+    assert conf.accesslog == "-"
     assert conf.loglevel == "warning"
 
 
@@ -216,6 +216,7 @@ def test_real_gunicorn_with_the_image_config(tmp_path: Path) -> None:
         "PORT": str(port),
         "CDS_WORKERS": "2",
         "CDS_THREADS": "2",
+        "CDS_ACCESS_LOG": "-",  # gunicorn's own line too: it must stay JSON and token-free
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "PYTHONPATH": str(REPO),
     }
