@@ -16,7 +16,10 @@ When `CDS_AUTH=jwt`, every CDS call — discovery, service and feedback — must
   path, compared after normalising scheme, host, default port and trailing slashes, because EHRs
   type `aud` in by hand;
 - the `jti` has not been used before by that issuer, as recorded in the database so that every
-  replica shares it.
+  replica shares it. When the database is unreachable the check falls back to this process's
+  `ReplayCache` (bounded by token lifetime), logs the degraded mode once per episode and counts
+  every such check (`cds_jti_degraded_total`); the ids claimed meanwhile are queued for the shared
+  store. What this weakens is said in README.md ("Replay protection while the database is down").
 
 Any failure answers 401 with no detail (`errors.Unauthorized`); only the failure category is
 logged. The token itself is never logged or stored.
@@ -29,6 +32,7 @@ import inspect
 import json
 import logging
 import math
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -43,6 +47,7 @@ from flask import Flask, g, request
 
 from .config import Config
 from .errors import Unauthorized
+from .metrics import observe_jti_degraded
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +102,48 @@ class JtiStore(Protocol):
     def claim_jti(self, jti: str, expires_at: datetime) -> bool:
         """Record `jti` until `expires_at`; False when it was already recorded and not expired."""
         ...
+
+
+class ReplayCache:
+    """JWT ids seen by this process while the shared store was unreachable, until they expire.
+
+    Bounded by token lifetime: an id is kept until its token's `exp` (at most MAX_LIFETIME_SECONDS
+    ahead, see `JwtVerifier._check_times`), expired ids are dropped when the cache is consulted,
+    and `max_entries` caps memory if a flood of genuine tokens arrives; beyond it, new ids are
+    refused (fail closed) rather than forgotten.
+    """
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self.max_entries = max_entries
+        self._expires: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._next_prune = 0.0
+
+    def claim(self, key: str, expires_at: datetime, *, now: float | None = None) -> bool:
+        """Record `key` until `expires_at`; False when it is already held (a replay) or the cache is full."""
+        moment = time.time() if now is None else now
+        with self._lock:
+            if moment >= self._next_prune or len(self._expires) >= self.max_entries:
+                self._expires = {k: exp for k, exp in self._expires.items() if exp > moment}
+                self._next_prune = moment + 1.0
+            held = self._expires.get(key)
+            if held is not None and held > moment:
+                return False
+            if len(self._expires) >= self.max_entries:
+                return False
+            self._expires[key] = expires_at.timestamp()
+            return True
+
+    def holds(self, key: str, *, now: float | None = None) -> bool:
+        """Whether `key` was claimed here and has not expired."""
+        moment = time.time() if now is None else now
+        with self._lock:
+            held = self._expires.get(key)
+            return held is not None and held > moment
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._expires)
 
 
 class Rejected(Exception):
@@ -256,6 +303,11 @@ class JwtVerifier:
         self.issuers = _trusted_issuers(config)
         bases = [config.base_url, *config.aud_aliases]
         self.audience_bases: tuple[str, ...] = tuple(_normalised_base(base) for base in bases)
+        self.replay_cache = ReplayCache()
+        self._degraded = False
+        # Called with (jti key, expires_at) for every id claimed only in the replay cache, so the
+        # shared store learns it once it is back (the app wires the background writer here).
+        self.on_degraded_claim: Any = None
 
     def expected_audiences(self, path: str) -> frozenset[str]:
         """The `aud` values that name the endpoint at `path` (normalised)."""
@@ -277,9 +329,36 @@ class JwtVerifier:
             raise Rejected("bad-jti")
         # Claimed last, so that an invalid token cannot use up the jti of a genuine one.
         expires_at = datetime.fromtimestamp(float(claims["exp"]) + self.leeway, UTC)
-        if not store.claim_jti(_jti_key(issuer.issuer, jti), expires_at):
+        if not self._claim(store, _jti_key(issuer.issuer, jti), expires_at):
             raise Rejected("replayed-jti")
         return claims
+
+    def _claim(self, store: JtiStore, key: str, expires_at: datetime) -> bool:
+        """The shared store first; when it does not answer, this process's replay cache."""
+        from .store import is_unavailable
+
+        if self.replay_cache.holds(key):  # claimed here during an outage, maybe not yet shared
+            return False
+        try:
+            claimed = store.claim_jti(key, expires_at)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            observe_jti_degraded()
+            if not self._degraded:
+                self._degraded = True
+                log.warning("jti store unreachable: replay protection is per process until it returns")
+            claimed = self.replay_cache.claim(key, expires_at)
+            if claimed and self.on_degraded_claim is not None:
+                try:
+                    self.on_degraded_claim(key, expires_at)
+                except Exception:  # noqa: BLE001 - sharing later is best effort
+                    log.warning("could not queue a jti for the shared store")
+            return claimed
+        if self._degraded:
+            self._degraded = False
+            log.warning("jti store reachable again: replay protection shared by every replica")
+        return claimed
 
     def _issuer_of(self, token: str) -> TrustedIssuer:
         try:
@@ -460,6 +539,16 @@ def _verifier(app: Flask, config: Config) -> JwtVerifier:
     return verifier
 
 
+def _share_later(writer: Any) -> Any:
+    """A callback queuing a locally claimed jti for the shared `seen_jti` table (insert-or-ignore)."""
+    from .store import seen_jti
+
+    def share(key: str, expires_at: datetime) -> None:
+        writer.submit(seen_jti, [{"jti": key, "expires_at": expires_at}])
+
+    return share
+
+
 def init_auth(app: Flask) -> None:
     """Require a valid client JWT on every non-exempt request when `config.auth == "jwt"`.
 
@@ -473,9 +562,13 @@ def init_auth(app: Flask) -> None:
     if app.extensions.get("cds.auth.installed"):
         return
     if "cds" in app.extensions:
-        config = app.extensions["cds"].config
+        rt = app.extensions["cds"]
+        config = rt.config
         if _auth_mode(config) == "jwt":
-            _verifier(app, config)
+            verifier = _verifier(app, config)
+            writer = getattr(rt, "writer", None)
+            if writer is not None:
+                verifier.on_degraded_claim = _share_later(writer)
     app.extensions["cds.auth.installed"] = True
 
     @app.before_request

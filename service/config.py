@@ -42,6 +42,7 @@ class Config:
     max_draft_orders: int = 100
     max_prefetch_entries: int = 10000
     lab_lookback_days: int = 90
+    record_queue_max: int = 10000  # issued-card rows buffered per process while the database is away
     cors_origins: str = "*"
     log_level: str = "INFO"
     contract_states: bool = False  # expose POST /_contract/state (contract tests only)

@@ -60,6 +60,16 @@ class PreconditionFailed(CdsError):
     status = 412
 
 
+class ServiceUnavailable(CdsError):
+    """503: a dependency (the database) is away for now; `Retry-After` tells the client when to retry."""
+
+    status = 503
+
+    def __init__(self, message: str, *, retry_after: int = 10) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Unauthorized(CdsError):
     """401 with no detail, as CDS Hooks best practice asks."""
 
@@ -89,7 +99,11 @@ def error_response(status: int, message: str, field: str | None = None) -> Respo
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CdsError)
     def _cds_error(exc: CdsError) -> Response:
-        return error_response(exc.status, exc.message, exc.field)
+        response = error_response(exc.status, exc.message, exc.field)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(int(retry_after))
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
@@ -106,6 +120,16 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
+        from .store import is_unavailable
+
+        if is_unavailable(exc):
+            # A database outage is transient, not a bug: say so and when to retry.
+            log.warning("database unreachable: %s", type(exc).__name__)
+            response = error_response(
+                503, "Service temporarily unavailable (database unreachable); retry later"
+            )
+            response.headers["Retry-After"] = "10"
+            return response
         # Log the type only: the message of an arbitrary exception may carry patient data.
         log.error("unhandled error: %s", type(exc).__name__, exc_info=app.debug)
         return error_response(500, "Internal error; the request was not processed")

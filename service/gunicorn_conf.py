@@ -179,6 +179,15 @@ def on_starting(server: Any) -> None:
             entry.unlink()
 
 
+def worker_exit(server: Any, worker: Any) -> None:
+    """Worker, as it exits gracefully: write what the background writer still holds (issued cards,
+    JWT ids), bounded by a few seconds so a dead database cannot hold up a restart. `atexit` does
+    the same for other servers; this hook runs first, while the worker's threads still exist."""
+    from service.writer import flush_all
+
+    flush_all()
+
+
 def child_exit(server: Any, worker: Any) -> None:
     """Master, after a worker exited: let prometheus-client drop that worker's live-gauge files."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -205,5 +214,6 @@ __all__ = [
     "timeout",
     "worker_class",
     "worker_tmp_dir",
+    "worker_exit",
     "workers",
 ]

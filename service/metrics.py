@@ -26,6 +26,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -89,6 +90,41 @@ FEEDBACK = Counter(
     ["outcome"],
 )
 
+WRITER_ROWS = Counter(
+    "cds_background_rows",
+    "Rows handed to the background writer (issued cards, JWT ids), by table and what became of "
+    "them: queued (buffered), written, dropped (queue full while the database was away)",
+    ["table", "outcome"],
+)
+WRITER_FAILED_BATCHES = Counter(
+    "cds_background_write_failures",
+    "Background write batches that failed (database unreachable); their rows stay queued",
+)
+WRITER_QUEUE_DEPTH = Gauge(
+    "cds_background_queue_depth",
+    "Rows waiting in the background writer's queue (summed over live worker processes)",
+    multiprocess_mode="livesum",
+)
+JTI_DEGRADED = Counter(
+    "cds_jti_degraded",
+    "JWT ids checked only against this process's replay cache because the shared store was unreachable",
+)
+FEEDBACK_UNAVAILABLE = Counter(
+    "cds_feedback_unavailable",
+    "Feedback posts answered 503 because the database was unreachable",
+)
+FOREIGN_PATIENT_RESOURCES = Counter(
+    "cds_foreign_patient_resources",
+    "Resources ignored because their subject/patient names another patient than context.patientId, "
+    "by origin (prefetch, fhir-server)",
+    ["origin"],
+)
+BLOCKED_FHIR_SERVERS = Counter(
+    "cds_fhir_server_blocked",
+    "Requests whose fhirServer was outside the allowlist (CDS_FHIR_SERVERS or the issuer's) and so "
+    "never contacted",
+)
+
 METRIC_NAMES = (
     "cds_http_requests_total",
     "cds_http_request_duration_seconds",
@@ -96,6 +132,13 @@ METRIC_NAMES = (
     "cds_fhir_fetch_total",
     "cds_fhir_fetch_seconds",
     "cds_feedback_total",
+    "cds_background_rows_total",
+    "cds_background_write_failures_total",
+    "cds_background_queue_depth",
+    "cds_jti_degraded_total",
+    "cds_feedback_unavailable_total",
+    "cds_foreign_patient_resources_total",
+    "cds_fhir_server_blocked_total",
 )
 
 
@@ -134,6 +177,43 @@ def observe_feedback(outcome: str, n: int = 1) -> None:
     """`n` feedback items with the same outcome (accepted, overridden, rejected ...)."""
     if n > 0:
         FEEDBACK.labels(_label(outcome)).inc(n)
+
+
+def observe_writer(
+    table: str,
+    *,
+    queued: int = 0,
+    written: int = 0,
+    dropped: int = 0,
+    failed: int = 0,
+    depth: int | None = None,
+) -> None:
+    """What the background writer did with rows of `table` (a table name from the code)."""
+    label = _label(table)
+    for outcome, n in (("queued", queued), ("written", written), ("dropped", dropped)):
+        if n > 0:
+            WRITER_ROWS.labels(label, outcome).inc(n)
+    if failed > 0:
+        WRITER_FAILED_BATCHES.inc(failed)
+    if depth is not None:
+        WRITER_QUEUE_DEPTH.set(depth)
+
+
+def observe_jti_degraded() -> None:
+    JTI_DEGRADED.inc()
+
+
+def observe_feedback_unavailable() -> None:
+    FEEDBACK_UNAVAILABLE.inc()
+
+
+def observe_foreign_patient(origin: str, n: int = 1) -> None:
+    if n > 0:
+        FOREIGN_PATIENT_RESOURCES.labels(_label(origin)).inc(n)
+
+
+def observe_blocked_fhir_server() -> None:
+    BLOCKED_FHIR_SERVERS.inc()
 
 
 def exposition() -> tuple[bytes, str]:

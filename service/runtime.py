@@ -1,7 +1,9 @@
 """What one running service holds: settings, knowledge, store, FHIR fetcher, clock and uuids.
 
 Built once by `create_app` and kept in `app.extensions["cds"]`; views read it through
-`current()`. Nothing here is mutable after start-up except the store's database.
+`current()`. Nothing here is mutable after start-up except the store's database and the
+background writer's queue (`writer`: issued cards and other bookkeeping rows leave the request
+path there, see `service.writer`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,14 @@ class Runtime:
     fetcher: Any  # service.prefetch.FhirFetcher
     uuid_factory: Callable[[], str]
     clock: Callable[[], datetime]
+    writer: Any = None  # service.writer.BackgroundWriter; None: record synchronously (tests, tools)
+
+    def record_cards(self, service_id: str, cards: Any, issued_at: datetime, **extra: Any) -> None:
+        """Record issued cards without waiting for (or failing because of) the database."""
+        if self.writer is not None:
+            self.writer.record_cards(service_id, cards, issued_at, **extra)
+        elif self.store is not None:
+            self.store.record_cards(service_id, cards, issued_at, **extra)
 
 
 def build(config: Config, *, uuid_factory: Callable[[], str], clock: Callable[[], datetime]) -> Runtime:
@@ -32,12 +42,19 @@ def build(config: Config, *, uuid_factory: Callable[[], str], clock: Callable[[]
     from .metrics import observe_fetch
     from .prefetch import FhirFetcher
     from .store import Store
+    from .writer import BackgroundWriter
 
     knowledge = load_knowledge()
     warm_up()
-    store = Store(config.effective_database_url)
+    # A worker must boot while the database is away: the schema is made when it answers.
+    store = Store(config.effective_database_url, retry_in_background=True)
+    writer = BackgroundWriter(store, capacity=config.record_queue_max)
+    writer.every(JTI_PURGE_SECONDS, store.purge_expired_jtis)
     fetcher = FhirFetcher(config, on_fetch=observe_fetch)
-    return Runtime(config, knowledge, store, fetcher, uuid_factory, clock)
+    return Runtime(config, knowledge, store, fetcher, uuid_factory, clock, writer)
+
+
+JTI_PURGE_SECONDS = 60.0  # expired JWT ids are deleted this often, by the writer thread
 
 
 def current() -> Runtime:

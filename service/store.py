@@ -14,12 +14,28 @@ Two back ends are supported through SQLAlchemy Core:
 
 No patient identifier is ever stored: an issued card is recorded by its uuid, rule, service,
 indicator and time only. All times are stored as naive UTC and returned as aware UTC datetimes.
+
+The service must keep answering while the database is away (alerts never depend on it):
+
+* `Store(url, retry_in_background=True)` never fails because the database is unreachable: the
+  schema is created on the first attempt that reaches it, retried by a daemon thread with a growing
+  pause (and by `ping()` and every background write). Only a schema *newer* than this code fails.
+* Issued cards are written off the request path by `service.writer.BackgroundWriter`, which uses
+  `issued_card_rows()` and `insert_ignore()` from here; `record_cards()` remains the synchronous
+  form (tools, tests, the writer's equivalent).
+* Operations a caller must know failed for lack of a database raise `StoreUnavailable` (feedback
+  answers 503 with Retry-After; the JWT check falls back to a per-process replay cache).
+* Expired JWT ids are purged by `purge_expired_jtis()`, which the writer thread runs periodically,
+  not on every claim.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import threading
+import time
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -45,8 +61,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -55,6 +75,12 @@ TOP_OVERRIDE_REASONS = 5
 _INSERT_CHUNK = 500
 # Key of the PostgreSQL advisory lock that serialises table creation between starting workers.
 _PG_SCHEMA_LOCK = 0x5CD5_0001
+# Seconds a new PostgreSQL connection may take: a black-holed database must cost a caller (the
+# readiness probe, the background writer) this long at most, not the kernel's minutes.
+PG_CONNECT_TIMEOUT = 2
+# Pause between background attempts to reach the database for the schema, doubling up to the max.
+SCHEMA_RETRY_FIRST = 0.5
+SCHEMA_RETRY_MAX = 5.0
 
 # Column sizes; schemas/feedback.schema.json bounds the same fields at or below these.
 CARD_UUID_MAX = 200
@@ -140,6 +166,21 @@ class StoreError(RuntimeError):
     """The database cannot be used by this version of the service."""
 
 
+class StoreUnavailable(RuntimeError):
+    """The database did not answer (down, unreachable, pool exhausted); worth retrying later.
+
+    The message never carries the driver's text, which can hold the connection URL."""
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means "the database is not reachable now" rather than a bug or bad data."""
+    if isinstance(
+        exc, StoreUnavailable | OperationalError | InterfaceError | DisconnectionError | PoolTimeoutError
+    ):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
 def parse_timestamp(value: str | datetime) -> datetime:
     """An RFC 3339 timestamp (``Z`` or an offset required) -> aware UTC datetime.
 
@@ -150,11 +191,16 @@ def parse_timestamp(value: str | datetime) -> datetime:
         parsed = value
     else:
         if not isinstance(value, str) or "T" not in value.upper():
-            raise ValueError(f"not an RFC 3339 date-time: {value!r}")
+            raise ValueError("not an RFC 3339 date-time")
         parsed = datetime.fromisoformat(value.strip().replace("z", "Z"))
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ValueError(f"date-time has no time zone: {value!r}")
-    return parsed.astimezone(UTC)
+    try:
+        # 9999-12-31T23:59:59-14:00 and 0001-01-01T00:00:00+14:00 are valid RFC 3339 but fall
+        # outside what a datetime (and the database) can hold once converted to UTC.
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"date-time is out of range once converted to UTC: {value!r}") from None
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -169,22 +215,36 @@ def _chunks(rows: Sequence[dict[str, Any]], size: int = _INSERT_CHUNK) -> Iterab
 class Store:
     """Issued cards, feedback and seen JWT ids in one SQL database (SQLite or PostgreSQL)."""
 
-    def __init__(self, url: str) -> None:
-        """Connect and create the tables if needed (safe when several workers start at once)."""
+    def __init__(self, url: str, *, retry_in_background: bool = False) -> None:
+        """Connect and create the tables if needed (safe when several workers start at once).
+
+        With `retry_in_background`, an unreachable database is not an error: the schema is made by
+        a daemon thread as soon as the database answers (a service worker must boot without it).
+        A schema newer than this code still raises `StoreError` when it is seen.
+        """
         self.url = url
         self.engine = _make_engine(url)
         self.dialect = self.engine.dialect.name
+        self._schema_ready = threading.Event()
+        self._schema_lock = threading.Lock()
+        self._closed = False
         try:
-            self._create_schema()
-        except Exception:
-            self.engine.dispose()
-            raise
+            self.ensure_schema()
+        except Exception as exc:
+            if not (retry_in_background and is_unavailable(exc)):
+                self.engine.dispose()
+                raise
+            log.warning(
+                "database unreachable at start-up (%s); retrying in the background", type(exc).__name__
+            )
+            threading.Thread(target=self._retry_schema, name="cds-schema-retry", daemon=True).start()
         _dispose_pool_after_fork(self.engine)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def close(self) -> None:
         """Close every pooled connection (tests, and a clean shutdown)."""
+        self._closed = True
         self.engine.dispose()
 
     def __enter__(self) -> Store:
@@ -196,11 +256,55 @@ class Store:
     def ping(self) -> bool:
         """True when the database answers a trivial query (used by the status endpoint)."""
         try:
+            self.ensure_schema()
             with self.engine.connect().execution_options(cds_readonly=True) as conn:
                 conn.execute(text("SELECT 1"))
             return True
         except Exception:  # noqa: BLE001 - any failure means "not ready"
             return False
+
+    @property
+    def schema_ready(self) -> bool:
+        return self._schema_ready.is_set()
+
+    def ensure_schema(self) -> None:
+        """Create the tables unless this process already has; raises when the database is away."""
+        if self._schema_ready.is_set():
+            return
+        with self._schema_lock:
+            if self._schema_ready.is_set():
+                return
+            try:
+                self._create_schema()
+            except StoreError:
+                raise
+            except Exception as exc:
+                if is_unavailable(exc):
+                    raise StoreUnavailable("database unreachable") from None
+                raise
+            self._schema_ready.set()
+
+    def _retry_schema(self) -> None:
+        pause = SCHEMA_RETRY_FIRST
+        while not self._closed and not self._schema_ready.is_set():
+            time.sleep(pause)
+            try:
+                self.ensure_schema()
+            except StoreUnavailable:
+                pause = min(pause * 2, SCHEMA_RETRY_MAX)
+            except Exception as exc:  # noqa: BLE001 - e.g. StoreError: say so, keep not-ready
+                log.error(
+                    "database schema cannot be used: %s",
+                    exc if isinstance(exc, StoreError) else type(exc).__name__,
+                )
+                return
+            else:
+                log.warning("database reachable: schema ready")
+
+    def insert_ignore(self, table: Table) -> Any:
+        """`INSERT INTO table ... ON CONFLICT DO NOTHING` for this database: built once by the caller
+        and executed with many rows (the background writer reuses it for every batch)."""
+        return _insert(self.dialect, table).on_conflict_do_nothing()
 
     def _create_schema(self) -> None:
         with self.engine.begin() as conn:
@@ -224,33 +328,19 @@ class Store:
 
     # -- issued cards ------------------------------------------------------------------------------
 
-    def record_cards(self, service_id: str, cards: Sequence[Mapping[str, Any]], issued_at: datetime) -> None:
+    def record_cards(
+        self, service_id: str, cards: Sequence[Mapping[str, Any]], issued_at: datetime, **extra: Any
+    ) -> None:
         """Remember which rule issued each card, so later feedback on its uuid can be attributed.
 
-        Cards without a uuid or without ``source.topic.code`` cannot receive attributable feedback
-        and are skipped. A uuid recorded twice keeps its first record.
+        Synchronous; the service itself queues the same rows on `service.writer.BackgroundWriter`
+        (`writer.record_cards`, same arguments). See `issued_card_rows` for what is recorded.
         """
-        rows = []
-        for card in cards:
-            uuid = card.get("uuid")
-            rule_id = _rule_id_of(card)
-            if not isinstance(uuid, str) or not uuid or rule_id is None:
-                continue
-            indicator = card.get("indicator")
-            rows.append(
-                {
-                    "uuid": uuid,
-                    "rule_id": rule_id,
-                    "service_id": service_id,
-                    "indicator": indicator if isinstance(indicator, str) else None,
-                    "issued_at": issued_at,
-                }
-            )
+        rows = issued_card_rows(service_id, cards, issued_at, **extra)
         if not rows:
             return
         with self.engine.begin() as conn:
-            for chunk in _chunks(rows):
-                conn.execute(_insert(self.dialect, issued_cards).values(list(chunk)).on_conflict_do_nothing())
+            conn.execute(self.insert_ignore(issued_cards), rows)
 
     # -- feedback ----------------------------------------------------------------------------------
 
@@ -265,6 +355,15 @@ class Store:
         if not items:
             return 0
         rows = [_feedback_row(service_id, item, received_at) for item in items]
+        try:
+            self.ensure_schema()
+            return self._insert_feedback(rows)
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise StoreUnavailable("database unreachable") from None
+            raise
+
+    def _insert_feedback(self, rows: list[dict[str, Any]]) -> int:
         inserted = 0
         with self.engine.begin() as conn:
             rules = self._rule_ids(conn, {row["card_uuid"] for row in rows})
@@ -315,7 +414,8 @@ class Store:
 
         One statement, atomic in both databases and therefore across processes and replicas:
         insert, or on conflict take over the row only if the stored claim has expired. Expired
-        claims are purged on the way, so the table stays the size of the tokens still alive.
+        claims are removed by `purge_expired_jtis` (run periodically in the background). Raises
+        `StoreUnavailable` when the database does not answer.
         """
         now = (now or datetime.now(UTC)).astimezone(UTC)
         table = seen_jti
@@ -325,11 +425,33 @@ class Store:
             set_={"expires_at": statement.excluded.expires_at},
             where=table.c.expires_at <= now,
         ).returning(table.c.jti)
+        try:
+            self.ensure_schema()
+            with self.engine.begin() as conn:
+                return conn.execute(statement).first() is not None
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise StoreUnavailable("database unreachable") from None
+            raise
+
+    def purge_expired_jtis(self, *, now: datetime | None = None) -> int:
+        """Delete JWT ids whose claim has expired; returns how many. Keeps the table the size of
+        the tokens still alive; run by the background writer thread, not by each request."""
+        now = (now or datetime.now(UTC)).astimezone(UTC)
+        self.ensure_schema()
         with self.engine.begin() as conn:
-            claimed = conn.execute(statement).first() is not None
-            if claimed:
-                conn.execute(table.delete().where(table.c.expires_at <= now))
-        return claimed
+            result = conn.execute(seen_jti.delete().where(seen_jti.c.expires_at <= now))
+        return int(result.rowcount or 0)
+
+    def seen_jti_count(self) -> int:
+        """Number of recorded JWT ids (monitoring and tests)."""
+        with self.engine.connect().execution_options(cds_readonly=True) as conn:
+            return int(conn.execute(select(func.count()).select_from(seen_jti)).scalar_one())
+
+    def issued_card_count(self) -> int:
+        """Number of recorded issued cards (monitoring and tests)."""
+        with self.engine.connect().execution_options(cds_readonly=True) as conn:
+            return int(conn.execute(select(func.count()).select_from(issued_cards)).scalar_one())
 
     # -- report ------------------------------------------------------------------------------------
 
@@ -410,6 +532,35 @@ class Store:
 # -- helpers ---------------------------------------------------------------------------------------
 
 
+def issued_card_rows(
+    service_id: str, cards: Sequence[Mapping[str, Any]], issued_at: datetime, **extra: Any
+) -> list[dict[str, Any]]:
+    """The `issued_cards` rows for cards returned by `service_id` at `issued_at`.
+
+    Cards without a uuid or without ``source.topic.code`` cannot receive attributable feedback
+    and are skipped. A uuid recorded twice keeps its first record (insert-or-ignore). `extra`
+    columns are added to every row, for columns other features add to the table.
+    """
+    rows = []
+    for card in cards:
+        uuid = card.get("uuid")
+        rule_id = _rule_id_of(card)
+        if not isinstance(uuid, str) or not uuid or rule_id is None:
+            continue
+        indicator = card.get("indicator")
+        rows.append(
+            {
+                "uuid": uuid,
+                "rule_id": rule_id,
+                "service_id": service_id,
+                "indicator": indicator if isinstance(indicator, str) else None,
+                "issued_at": issued_at,
+                **extra,
+            }
+        )
+    return rows
+
+
 def _rule_id_of(card: Mapping[str, Any]) -> str | None:
     source = card.get("source")
     topic = source.get("topic") if isinstance(source, Mapping) else None
@@ -457,7 +608,15 @@ def _make_engine(url: str) -> Engine:
         _configure_sqlite(engine)
         return engine
     if backend == "postgresql":
-        return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800)
+        return create_engine(
+            parsed,
+            pool_pre_ping=True,
+            pool_size=5,
+            max_overflow=10,
+            pool_recycle=1800,
+            pool_timeout=5,  # a request waiting for a pooled connection gives up, it does not hang
+            connect_args={"connect_timeout": PG_CONNECT_TIMEOUT},
+        )
     raise StoreError(f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://")
 
 

@@ -74,4 +74,5 @@ def test_invalid_feedback_stores_nothing(app: Flask) -> None:
     assert response.status_code == 400
     assert "acceptedSuggestions" in response.get_json()["issue"][0]["diagnostics"]
     rule = card["source"]["topic"]["code"]
+    assert app.extensions["cds"].writer.flush(timeout=5)  # issued cards are recorded off the request path
     assert app.extensions["cds"].store.report()["rules"][rule]["accepted"] == 0

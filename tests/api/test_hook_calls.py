@@ -194,6 +194,7 @@ def test_cards_issued_are_recorded_for_feedback(app: Flask) -> None:
     }
     body = hook_request("order-sign", [order("R4", DIAZEPAM)], prefetch=prefetch)
     result = valid_cards(app.test_client().post(url_for("order-sign"), json=body))
+    assert app.extensions["cds"].writer.flush(timeout=5)  # recorded off the request path
     report = app.extensions["cds"].store.report()
     for rule in topics(result):
         assert report["rules"][rule]["issued"] == 1

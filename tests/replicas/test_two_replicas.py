@@ -11,7 +11,8 @@ What it shows:
    access log records `$upstream_addr` per request id, and each replica's own gunicorn access log
    lists exactly the request ids nginx says it sent there;
 2. feedback posted through one replica for cards the *other* replica issued is attributed to the
-   card's rule at once (the report read after each post counts it), in both directions, and the
+   card's rule (the report read after each post counts it as soon as the issuing replica's
+   background writer has recorded the card, milliseconds later), in both directions, and the
    final `spasticity-cds report --json`, run with the other replica's settings, counts everything;
 3. a token (`jti`) accepted by one replica is refused by the other, directly and through nginx,
    while a fresh token is accepted by both: the seen-jti store is the shared database.
@@ -241,9 +242,15 @@ def test_two_replicas_behind_nginx_share_feedback_and_seen_jtis(
                 posted.append((fb_id, card["uuid"], rule))
                 routed = served_by(proxy, replicas, hook_id, fb_id)
                 cross.append((card["uuid"], routed[hook_id], routed[fb_id]))
-                # Read back at once, from the database every replica shares: counted for its rule.
-                after = rule_counts(store).get(rule, (0, 0, 0))
-                grew = (after[1] - before[1], after[2] - before[2])
+                # Read back from the database every replica shares: counted for its rule as soon as
+                # the issuing replica's background writer has recorded the card (milliseconds).
+                deadline = time.monotonic() + 5
+                while True:
+                    after = rule_counts(store).get(rule, (0, 0, 0))
+                    grew = (after[1] - before[1], after[2] - before[2])
+                    if grew != (0, 0) or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.02)
                 assert grew in {(1, 0), (0, 1)}, (
                     f"feedback posted through replica {routed[fb_id]} on a {rule} card issued by "
                     f"replica {routed[hook_id]} is not in the report: {before} -> {after}"
@@ -281,7 +288,9 @@ def test_two_replicas_behind_nginx_share_feedback_and_seen_jtis(
     with Store(database_url) as store:
         rows = {row["card_uuid"]: row for row in store.feedback_items()}
     assert set(rows) == set(issued_via)
-    assert all(rows[card]["rule_id"] == rule for _fb, card, rule in posted)
+    # The rule is stored with the feedback when the card was already recorded; a card whose
+    # issuing replica had not yet written it is attributed by the report's join (counted above).
+    assert all(rows[card]["rule_id"] in (rule, None) for _fb, card, rule in posted)
 
     # -- 3. a jti used on one replica is refused by the other ---------------------------------------
     replayed = 0

@@ -29,9 +29,12 @@ def build_full_app(store: Store, clock: Callable[[], datetime], data_dir: Path) 
 
     app = create_app(Config(database_url=store.url, data_dir=str(data_dir)), clock=clock)
     # One store per test: swap the app's own (same database) for the fixture's and close the other.
+    from service.writer import BackgroundWriter
+
     runtime = app.extensions["cds"]
+    runtime.writer.close()
     runtime.store.close()
-    app.extensions["cds"] = replace(runtime, store=store)
+    app.extensions["cds"] = replace(runtime, store=store, writer=BackgroundWriter(store))
     return app
 
 

@@ -112,6 +112,20 @@ class PostgresServer:
             self._running = False
         shutil.rmtree(self.base_dir, ignore_errors=True)
 
+    def halt(self) -> None:
+        """Stop the server but keep its data (an outage): `resume()` starts it again on the same port.
+
+        Fast mode: open connections are terminated, as when a database host goes away."""
+        if self._running:
+            self._run(["pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "30", "stop"])
+            self._running = False
+
+    def resume(self) -> None:
+        """Start a halted server again (same data, same port)."""
+        if not self._running:
+            self._pg_ctl_start()
+            self._running = True
+
     # -- start -------------------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -121,6 +135,10 @@ class PostgresServer:
                 "-E", "UTF8", "--locale=C", "--no-sync",
             ]
         )  # fmt: skip
+        self._pg_ctl_start()
+        self._running = True
+
+    def _pg_ctl_start(self) -> None:
         options = " ".join(
             [
                 f"-p {self.port}",
@@ -139,7 +157,6 @@ class PostgresServer:
                 "-w", "-t", "60", "-o", options, "start",
             ]
         )  # fmt: skip
-        self._running = True
 
     def _run(self, argv: list[str], *, check: bool = True) -> None:
         argv = [str(self.bindir / argv[0]), *argv[1:]]
