@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, jsonify, request
+import orjson
+from flask import Blueprint, Response, current_app, g, request
 
 from ..errors import NotFound
 from ..metrics import observe_cards
@@ -27,4 +28,13 @@ def call_service(service_id: str) -> Response:
     if response["cards"]:
         rt.record_cards(service_id, response["cards"], rt.clock())  # queued: never waits for the DB
         observe_cards(response["cards"])
-    return jsonify(response)
+    return _json_response(response)
+
+
+def _json_response(value: object) -> Response:
+    """`jsonify` with orjson: the same JSON (key order kept, compact) at a fraction of the cost; what
+    orjson does not serialise itself (Decimal; datetimes, to keep Flask's spelling) goes through
+    Flask's own JSON provider."""
+    default = getattr(current_app.json, "default", None)
+    body = orjson.dumps(value, default=default, option=orjson.OPT_PASSTHROUGH_DATETIME)
+    return current_app.response_class(body, mimetype="application/json")
