@@ -18,6 +18,7 @@ issue 15 are printed PASS / FAIL at the end, every ratio from this one run.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -245,10 +246,23 @@ class Server:
             return []
 
 
+def granian_workers(env: dict[str, str]) -> int:
+    from service.gunicorn_conf import cpu_count, default_workers
+
+    return int(env.get("CDS_WORKERS") or default_workers(cpu_count()))
+
+
 @contextmanager
 def gunicorn(
-    name: str, app: str, env: dict[str, str], workdir: Path, ready_path: str = "/cds-services"
+    name: str,
+    app: str,
+    env: dict[str, str],
+    workdir: Path,
+    ready_path: str = "/cds-services",
+    server: str = "gunicorn",
 ) -> Iterator[Server]:
+    """`app` served on a free loopback port by gunicorn with the production settings or, for the
+    server comparison, by granian with as many workers and threads (its WSGI interface)."""
     port = free_port()
     log = workdir / f"{name}.log"
     child_env = dict(os.environ)
@@ -263,6 +277,15 @@ def gunicorn(
         }
     )
     argv = [PYTHON, "-m", "gunicorn", "-c", "python:service.gunicorn_conf", "--chdir", str(REPO), app]
+    if server == "granian":
+        metrics = env.get("PROMETHEUS_MULTIPROC_DIR")
+        if metrics:  # gunicorn's on_starting creates it; granian has no such hook
+            Path(metrics).mkdir(parents=True, exist_ok=True)
+        argv = [
+            PYTHON, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(granian_workers(env)), "--blocking-threads", env.get("CDS_THREADS", "4"),
+            "--working-dir", str(REPO), app,
+        ]  # fmt: skip
     with log.open("wb") as handle:
         process = subprocess.Popen(
             argv,
@@ -273,21 +296,21 @@ def gunicorn(
             cwd=REPO,
             start_new_session=True,
         )
-    server = Server(name, process, port, log)
+    served = Server(name, process, port, log)
     try:
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"{name} exited:\n{log.read_text(errors='replace')[-3000:]}")
             try:
-                urllib.request.urlopen(server.base + ready_path, timeout=2).read()
+                urllib.request.urlopen(served.base + ready_path, timeout=2).read()
                 break
             except OSError:
                 if time.monotonic() > deadline:
                     tail = log.read_text(errors="replace")[-3000:]
                     raise RuntimeError(f"{name} did not answer:\n{tail}") from None
                 time.sleep(0.2)
-        yield server
+        yield served
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -418,27 +441,41 @@ def load_runs(args: argparse.Namespace, wrk: str, workdir: Path) -> dict[str, An
             if clients
             else None
         )
+        other = None
+        if args.granian:
+            env = service_env(workdir, args.workers)
+            env.update(
+                {
+                    "CDS_DATA_DIR": str(workdir / "data-granian"),
+                    "PROMETHEUS_MULTIPROC_DIR": str(workdir / "metrics-granian"),
+                }
+            )
+            other = stack.enter_context(
+                gunicorn("granian", "service.wsgi:app", env, workdir, server="granian")
+            )
+            check_service(other.base, kinds)
+        apps = (floor, service, other) if other else (floor, service)
         cards = check_service(service.base, kinds)
         for kind in kinds:
             endpoint = f"/cds-services/{KINDS[kind][1]}"
             for conns in connections:
                 with_jwt = clients if kind == jwt_kind and conns in jwt_conns else []
-                samples: dict[str, list[WrkResult]] = {"floor": [], "service": []}
+                samples: dict[str, list[WrkResult]] = {a.name: [] for a in apps}
                 samples.update({f"jwt-{c.alg}": [] for c in with_jwt})
                 last_rps = 0.0
 
-                for target in (floor, service):  # warm-up: workers load lazily, first calls pay
+                for target in apps:  # warm-up: workers load lazily, first calls pay
                     warm = run_wrk(wrk, target.base + endpoint, scripts[kind], conns, 1)
-                    last_rps = warm.rps
+                    last_rps = warm.rps if target is service else last_rps
                 for client in with_jwt:
                     jwt_run(wrk, secured, client, kind, conns, 1, last_rps, workdir)
                 for _ in range(args.runs):
-                    for target in (floor, service):
+                    for target in apps:
                         result = run_wrk(wrk, target.base + endpoint, scripts[kind], conns, args.duration)
                         if result.errors or result.non2xx:
                             raise RuntimeError(f"{target.name} kind {kind} c={conns}: {result}")
                         samples[target.name].append(result)
-                        last_rps = result.rps
+                        last_rps = result.rps if target is service else last_rps
                     for client in with_jwt:
                         result = jwt_run(wrk, secured, client, kind, conns, args.duration, last_rps, workdir)
                         if result.errors or result.non2xx:
@@ -450,6 +487,14 @@ def load_runs(args: argparse.Namespace, wrk: str, workdir: Path) -> dict[str, An
                 row["ratio"] = row["service"]["rps"] / row["floor"]["rps"] if row["floor"]["rps"] else 0.0
                 rows.append(row)
                 print(format_row(row), flush=True)
+                if other:
+                    j = row["granian"]
+                    print(
+                        f"{'':<5}{'':>6}{'':>6} | {j['rps']:>13.1f}{j['p50_ms']:>9.2f}{j['p99_ms']:>9.2f} | "
+                        f"granian: {j['rps'] / row['service']['rps']:.2f} x gunicorn, "
+                        f"{j['rps'] / row['floor']['rps']:.2f} x floor",
+                        flush=True,
+                    )
                 for client in with_jwt:
                     j = row[f"jwt-{client.alg}"]
                     print(
@@ -669,6 +714,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-jwt", dest="jwt", action="store_false", help="skip the JWT-on service")
     parser.add_argument("--jwt-connections", default="8", help="connection counts of the JWT comparison")
     parser.add_argument("--jwt-algorithms", default="RS384,ES384", help="client signing algorithms")
+    parser.add_argument(
+        "--granian", action="store_true", help="also serve the service with granian (same workers, threads)"
+    )
     parser.add_argument("--no-scaling", dest="scaling", action="store_false", help="skip 100..10,000")
     parser.add_argument("--quick", action="store_true", help="smoke test: kind a, 1 x 1 s at 1 connection")
     parser.add_argument("--memory", action="store_true", help="only the RSS run (kind b, one worker)")
@@ -682,6 +730,8 @@ def main(argv: list[str] | None = None) -> int:
         args.jwt, args.scaling = False, False
 
     wrk = ensure_wrk()
+    if args.granian and importlib.util.find_spec("granian") is None:
+        sys.exit("--granian needs granian in this environment: uv pip install granian")
     info = machine()
     print(
         f"commit {info['commit']} | {info['nproc']} x {info['cpu']} | Python {info['python']} | "
