@@ -159,8 +159,9 @@ def _depth(raw: bytes, limit: int | None = None) -> int:
 def parse_json_body(raw: bytes, content_type: str | None, max_depth: int) -> Any:
     """The request body as a JSON object, or a 4xx naming what is wrong with it.
 
-    orjson parses (strict JSON: NaN and Infinity are rejected, as is invalid UTF-8; it refuses
-    nesting beyond 1,024 levels itself), then `_depth` enforces the configured limit on the bytes.
+    orjson parses (strict JSON: NaN and Infinity are rejected, as are invalid UTF-8 and a number that
+    overflows a double, such as 1e400; it refuses nesting beyond 1,024 levels itself), then
+    `_depth` enforces the configured limit on the bytes.
     """
     mime = (content_type or "").split(";", 1)[0].strip().lower()
     if mime not in JSON_TYPES and not mime.endswith("+json"):
@@ -172,7 +173,10 @@ def parse_json_body(raw: bytes, content_type: str | None, max_depth: int) -> Any
     except orjson.JSONDecodeError as exc:
         if str(exc).startswith("depth limit"):
             raise BadRequest(f"body: JSON nested deeper than {max_depth} levels", field="body") from None
-        raise BadRequest(f"body: not valid JSON ({exc})", field="body") from None
+        detail = str(exc)
+        if detail.startswith("number is infinity"):  # 1e400: infinity would defeat every dose check
+            detail = "a number is out of range" + detail[len("number is infinity when parsed as double") :]
+        raise BadRequest(f"body: not valid JSON ({detail})", field="body") from None
     if not isinstance(value, dict):
         raise BadRequest("body: a JSON object is required", field="body")
     if _depth(raw, max_depth) > max_depth:
