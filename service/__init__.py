@@ -51,27 +51,84 @@ def create_app(
         clock=clock or (lambda: datetime.now(UTC)),
     )
     configure_logging(cfg.log_level)
+    bound_streamed_bodies(app)  # before anything reads the body
     init_observability(app)  # first: the request id exists before auth logs anything
     init_auth(app)
     register_error_handlers(app)
     register_blueprints(app)
-    configure_cors(app, cfg.cors_origins)
+    configure_cors(app, cfg.cors_origins, private_network=cfg.cors_private_network)
     return app
 
 
-def configure_cors(app: Flask, origins: str) -> None:
+def bound_streamed_bodies(app: Flask) -> None:
+    """A body sent without Content-Length (chunked) is bounded like any other: 413 beyond
+    CDS_MAX_BODY_BYTES.
+
+    Werkzeug stops reading such a stream at the limit without saying so, so an oversized chunked
+    body used to arrive truncated and answer 400 "not valid JSON". Here it is read once, up to one
+    byte past the limit, and handed on as an ordinary body with a Content-Length.
+    """
+    import io
+
+    from flask import request
+    from werkzeug.exceptions import RequestEntityTooLarge
+
+    @app.before_request
+    def _bound_chunked_body() -> None:
+        environ = request.environ
+        if request.method not in {"POST", "PUT", "PATCH"}:
+            return
+        if environ.get("CONTENT_LENGTH") and environ.get("HTTP_TRANSFER_ENCODING", "").lower() != "chunked":
+            return
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        stream = environ.get("wsgi.input")
+        if stream is None or limit is None:
+            return
+        chunks = []
+        size = 0
+        while size <= limit:
+            chunk = stream.read(min(64 * 1024, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise RequestEntityTooLarge()
+        body = b"".join(chunks)
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ.pop("wsgi.input_terminated", None)
+        environ.pop("HTTP_TRANSFER_ENCODING", None)  # it is an ordinary body now
+        request.__dict__.pop("stream", None)  # in case anything looked at it already
+
+
+def cors_origin_list(origins: str) -> str | list[str]:
+    """`CDS_CORS_ORIGINS` -> what flask-cors takes: "*" or a list of origins (comma-separated).
+
+    flask-cors treats a plain string as ONE origin (or regex), so "https://a, https://b" given as
+    is matched nothing and blocked every origin."""
+    parts = [part.strip() for part in origins.split(",") if part.strip()]
+    if not parts or "*" in parts:
+        return "*"
+    return parts
+
+
+def configure_cors(app: Flask, origins: str, *, private_network: bool = False) -> None:
     """CORS on every response, errors included; preflights answered (browsers such as the CDS
-    Hooks sandbox send Authorization, so every call is preflighted)."""
+    Hooks sandbox send Authorization, so every call is preflighted).
+
+    Private Network Access (`Access-Control-Allow-Private-Network: true`, which lets a public web
+    page reach a service on a private address) is granted only with CDS_CORS_PRIVATE_NETWORK=1."""
     from flask_cors import CORS
 
     CORS(
         app,
-        origins=origins,
+        origins=cors_origin_list(origins),
         methods=["GET", "POST", "OPTIONS"],
         allow_headers=["Content-Type", "Authorization", "X-Request-ID"],
         expose_headers=["X-Request-ID"],
         max_age=600,
-        allow_private_network=True,
+        allow_private_network=private_network,
     )
     _skip_cors_work_without_origin(app)
 

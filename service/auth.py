@@ -6,8 +6,12 @@ When `CDS_AUTH=jwt`, every CDS call — discovery, service and feedback — must
 - header: `typ` is "JWT", `kid` is given, `alg` is one of the configured asymmetric algorithms
   (ES384 and RS384 by default; never `none`, never HMAC), no `crit` extensions;
 - `iss` is on the allowlist (`CDS_TRUSTED_ISSUERS`, plus the CDS Hooks sandbox when
-  `CDS_TRUST_SANDBOX` is on), and a `jku` header, if sent, names that issuer's configured JWKS —
-  keys are never fetched from an address the token chooses;
+  `CDS_TRUST_SANDBOX` is on). An issuer is configured as a JWKS URL or file, or as an object
+  `{"jwks": URL or file, "jku": [accepted jku URLs], "fhirServers": [base-URL prefixes]}`;
+- a `jku` header is never fetched: keys come only from the configured JWKS. A token whose `jku`
+  is neither that JWKS URL nor one of the issuer's listed `jku` values is refused;
+- with `fhirServers`, a token of that issuer can only make the service call those servers (set per
+  request in `service.prefetch.issuer_fhir_servers`; `CDS_FHIR_SERVERS` applies as well);
 - the signature verifies with the issuer's key of that `kid` (JWKS fetched over HTTP with a cache,
   refetched once on an unknown `kid` so that rotated keys are picked up; or a local JWKS file);
 - `exp`, `iat`, `iss`, `aud` and `jti` are present; `exp` has not passed, `iat` and `nbf` are not
@@ -48,6 +52,7 @@ from flask import Flask, g, request
 from .config import Config
 from .errors import Unauthorized
 from .metrics import observe_jti_degraded
+from .prefetch import issuer_fhir_servers
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +237,9 @@ class TrustedIssuer:
 
     issuer: str
     keys: KeySource
-    jwks_url: str | None  # the configured JWKS URL; None for a local file (then no jku is allowed)
+    jwks_url: str | None  # the configured JWKS URL; None for a local file
+    jku: tuple[str, ...] = ()  # other jku values a token may carry (never fetched)
+    fhir_servers: tuple[str, ...] | None = None  # base-URL prefixes its tokens may make us call
 
 
 def _key_source(issuer: str, location: str) -> TrustedIssuer:
@@ -375,12 +382,14 @@ class JwtVerifier:
 
     @staticmethod
     def _check_jku(issuer: TrustedIssuer, jku: Any) -> None:
-        """A jku is only a hint: accepted when it names the issuer's configured JWKS, never fetched."""
+        """A jku is only a hint, never fetched: accepted when it names the issuer's configured JWKS
+        URL or one of its listed `jku` values; any other jku refuses the token."""
         if jku is None:
             return
-        if not isinstance(jku, str) or issuer.jwks_url is None:
+        if not isinstance(jku, str) or normalise_url(jku) is None:
             raise Rejected("bad-jku")
-        if normalise_url(jku) is None or normalise_url(jku) != normalise_url(issuer.jwks_url):
+        accepted = {normalise_url(url) for url in (issuer.jwks_url, *issuer.jku) if url}
+        if normalise_url(jku) not in accepted:
             raise Rejected("bad-jku")
 
     def _decode(self, token: str, key: Any, alg: str, iss: str) -> dict[str, Any]:
@@ -501,13 +510,39 @@ def _trusted_issuers(config: Config) -> dict[str, TrustedIssuer]:
     issuers: dict[str, TrustedIssuer] = {}
     if config.trust_sandbox:
         issuers[SANDBOX_ISSUER] = _sandbox_issuer()
-    for iss, location in dict(config.trusted_issuers).items():
-        if not isinstance(iss, str) or not iss or not isinstance(location, str) or not location:
-            raise ValueError("CDS_TRUSTED_ISSUERS must map issuer strings to JWKS URLs or files")
-        issuers[iss] = _key_source(iss, location)  # an explicit entry overrides the sandbox's
+    for iss, entry in dict(config.trusted_issuers).items():
+        issuers[iss] = _issuer_entry(iss, entry)  # an explicit entry overrides the sandbox's
     if not issuers:
         raise ValueError("CDS_AUTH=jwt needs CDS_TRUSTED_ISSUERS or CDS_TRUST_SANDBOX=true")
     return issuers
+
+
+def _issuer_entry(iss: Any, entry: Any) -> TrustedIssuer:
+    """One `CDS_TRUSTED_ISSUERS` entry: a JWKS URL or file, or
+    `{"jwks": URL or file, "jku": [URLs], "fhirServers": [base-URL prefixes]}`."""
+    if not isinstance(iss, str) or not iss:
+        raise ValueError("CDS_TRUSTED_ISSUERS keys must be issuer strings")
+    if isinstance(entry, str) and entry:
+        return _key_source(iss, entry)
+    if not isinstance(entry, Mapping):
+        raise ValueError(f"CDS_TRUSTED_ISSUERS[{iss!r}] must be a JWKS URL or file, or an object")
+    unknown = set(entry) - {"jwks", "jku", "fhirServers"}
+    if unknown:
+        raise ValueError(f"CDS_TRUSTED_ISSUERS[{iss!r}]: unknown field(s) {', '.join(sorted(unknown))}")
+    jwks = entry.get("jwks")
+    if not isinstance(jwks, str) or not jwks:
+        raise ValueError(f"CDS_TRUSTED_ISSUERS[{iss!r}].jwks must be a JWKS URL or file")
+    lists: dict[str, tuple[str, ...]] = {}
+    for name in ("jku", "fhirServers"):
+        value = entry.get(name, [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and normalise_url(v) for v in value):
+            raise ValueError(f"CDS_TRUSTED_ISSUERS[{iss!r}].{name} must be a list of http(s) URLs")
+        lists[name] = tuple(value)
+    base = _key_source(iss, jwks)
+    servers = lists["fhirServers"] if "fhirServers" in entry else None
+    return TrustedIssuer(iss, base.keys, base.jwks_url, lists["jku"], servers)
 
 
 def _normalised_base(base: str) -> str:
@@ -566,6 +601,12 @@ def init_auth(app: Flask) -> None:
         config = rt.config
         if _auth_mode(config) == "jwt":
             verifier = _verifier(app, config)
+            open_issuers = [i.issuer for i in verifier.issuers.values() if i.fhir_servers is None]
+            if not config.fhir_servers and open_issuers:
+                log.warning(
+                    "auth is on but no FHIR-server allowlist is set (CDS_FHIR_SERVERS, or fhirServers "
+                    "per trusted issuer): a trusted client can make this service call any URL"
+                )
             writer = getattr(rt, "writer", None)
             if writer is not None:
                 verifier.on_degraded_claim = _share_later(writer)
@@ -573,6 +614,7 @@ def init_auth(app: Flask) -> None:
 
     @app.before_request
     def _require_jwt() -> None:
+        issuer_fhir_servers.set(None)  # request threads are reused: never inherit a previous client's
         rt = runtime.current()
         if _auth_mode(rt.config) != "jwt":
             return
@@ -587,3 +629,6 @@ def init_auth(app: Flask) -> None:
             raise Unauthorized() from None
         # Which trusted client called, for views that attribute work to it (an allowlisted value).
         g.client_issuer = claims["iss"]
+        trusted = verifier.issuers.get(claims["iss"])
+        if trusted is not None and trusted.fhir_servers is not None:
+            issuer_fhir_servers.set(trusted.fhir_servers)

@@ -11,26 +11,28 @@ renders card detail as Markdown with raw HTML allowed.
 
 from __future__ import annotations
 
-import re
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import suggestions as build
 from .engine import Evidence, Finding, Scope
 from .facts import Drug
+from .text import inline_markdown, plain_text
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~&])")
 SUMMARY_LIMIT = 139
 
 
 def md(text: str) -> str:
-    """Escape untrusted text for Markdown (and the raw HTML some clients allow)."""
-    return _MD_SPECIAL.sub(r"\\\1", text.replace("\n", " "))
+    """Untrusted text as one inert inline Markdown run (see `service.text`)."""
+    return inline_markdown(text)
 
 
 def _fmt_mg(mg: float | None, route: str | None = None) -> str:
     if mg is None:
         return "?"
+    if not math.isfinite(mg):  # an absurd dose as entered overflowed once multiplied: never "inf"
+        return "more than 1e308 mg (as entered)"
     if route == "intrathecal" and mg < 10:
         return f"{mg * 1000:g} mcg"
     return f"{round(mg, 3):g} mg"
@@ -78,7 +80,7 @@ class CardRenderer:
             "new": _join([drug_label(d) for d in orders]),
             "order_noun": "orders" if len(orders) > 1 else "order",
             "others": _join(others) or "other therapy",
-            "conditions": _join(conditions[:2]),
+            "conditions": _join([plain_text(c) for c in conditions[:2]]),
             "dose": _fmt_mg(dose.total_mg, orders[0].route) if dose else "?",
             "limit": _fmt_mg(dose.limit_mg, orders[0].route) if dose and dose.limit_mg else "?",
             "lookback_days": str(self.lookback_days),

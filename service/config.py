@@ -28,7 +28,8 @@ class Config:
     data_dir: str = "data"
     database_url: str = ""  # empty: a SQLite file in data_dir
     auth: str = "off"  # off | jwt
-    trusted_issuers: Mapping[str, str] = field(default_factory=dict)  # iss -> JWKS URL or file
+    # iss -> JWKS URL or file, or {"jwks": URL or file, "jku": [URLs], "fhirServers": [prefixes]}
+    trusted_issuers: Mapping[str, Any] = field(default_factory=dict)
     trust_sandbox: bool = False  # add the CDS Hooks sandbox's pinned public JWKS as an issuer
     base_url: str = "http://127.0.0.1:8080"  # public base URL, without /cds-services
     aud_aliases: tuple[str, ...] = ()  # other base URLs an EHR may put in `aud`
@@ -43,7 +44,9 @@ class Config:
     max_prefetch_entries: int = 10000
     lab_lookback_days: int = 90
     record_queue_max: int = 10000  # issued-card rows buffered per process while the database is away
-    cors_origins: str = "*"
+    cors_origins: str = "*"  # "*" or comma-separated origins
+    cors_private_network: bool = False  # answer Private Network Access preflights
+    fhir_servers: tuple[str, ...] = ()  # allowed fhirServer base-URL prefixes (empty: any)
     log_level: str = "INFO"
     contract_states: bool = False  # expose POST /_contract/state (contract tests only)
 

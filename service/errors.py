@@ -55,9 +55,20 @@ class NotFound(CdsError):
 
 
 class PreconditionFailed(CdsError):
-    """412: data that a relevant rule needs could neither be prefetched nor fetched."""
+    """412: data that a relevant rule needs could neither be prefetched nor fetched.
+
+    `message` (what the client sees) names the key only. `detail` says why the network failed
+    (timed out, HTTP 404, connection refused ...): it goes to the log and to `str(exc)`, never to
+    the client, since telling those apart lets a caller probe which hosts and ports answer.
+    """
 
     status = 412
+
+    def __init__(self, message: str, *, field: str | None = None, detail: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.detail = detail
+        if detail:
+            Exception.__init__(self, f"{message} ({detail})")
 
 
 class ServiceUnavailable(CdsError):

@@ -7,8 +7,10 @@ cost at most the configured time and memory, never more:
   all queries of a hook request (not a per-query timeout that multiplies with pages and retries);
 * bodies are streamed and abandoned as soon as they pass `max_response_bytes` (a `Content-Length`
   above the limit fails before a byte is read);
-* redirects are followed by hand (so each hop gets the remaining time, a loop is caught at once, and
-  the bearer token is never sent to another origin);
+* redirects are followed by hand (so each hop gets the remaining time, a loop is caught at once),
+  and only within the origin of the URL asked for: a redirect to another origin is never followed
+  (the patient id in the URL would go there, and its answer would stand in for the EHR's), it is a
+  `FetchError` and the key counts as not fetched;
 * only idempotent GETs are retried, on connection errors and 502/503/504, a couple of times, without
   backoff and never past the deadline (`_DeadlineRetry`);
 * cookies are refused: the session is shared by every patient and every token of this worker, so a
@@ -210,10 +212,12 @@ class FhirHttpClient:
     ) -> tuple[int, dict[str, Any]]:
         """GET `url` and return (status, JSON object), or raise `FetchError`.
 
-        The token is sent only while the URL is on `token_origin` (a redirect elsewhere loses it).
+        The token is sent only while the URL is on `token_origin`; a redirect to an origin other
+        than `url`'s is not followed.
         """
         seen = {url}
         current = url
+        start_origin = origin_of(url)
         for _hop in range(self.max_redirects + 1):
             auth = _BearerAuth(token) if token and origin_of(current) == token_origin else None
             response = self._get(current, auth=auth, deadline=deadline, cancelled=cancelled)
@@ -222,6 +226,8 @@ class FhirHttpClient:
                     target = urljoin(current, response.headers["Location"])
                     if not is_http_url(target):
                         raise FetchError("redirect to a non-http(s) URL", status=response.status_code)
+                    if origin_of(target) != start_origin:
+                        raise FetchError("redirect to another server", status=response.status_code)
                     if target in seen:
                         raise FetchError("redirect loop", status=response.status_code)
                     seen.add(target)

@@ -15,6 +15,21 @@ source of truth. Everything is read from the environment when the module is load
 | `CDS_ACCESS_LOG` | off | gunicorn's own JSON access line (`-`: stdout); the app writes one anyway |
 | `CDS_LOG_LEVEL` | INFO | also the application's level |
 | `PROMETHEUS_MULTIPROC_DIR` | unset | metrics files shared by the workers; emptied at start |
+| `CDS_CLIENT_TIMEOUT` | 10 | seconds a client connection may stay silent while its request is read |
+
+Request limits: a header field may be 16 KiB plus its name (`limit_request_field_size`), so a JWT
+of up to 16 KiB is read and judged by the application (401 JSON with CORS beyond 16 KiB of
+token); a header line longer than that is refused by gunicorn itself with its own 431 page (no
+JSON, no CORS: the request never reaches the application). Behind nginx (docker/nginx.conf) such a
+request gets a JSON 431 with CORS from nginx instead.
+
+Slow clients: gunicorn hands an accepted connection to a worker thread at once, so a client that
+trickles its headers or body holds that thread. `BoundedThreadWorker` gives every client socket a
+read timeout (`CDS_CLIENT_TIMEOUT`), so a silent client is dropped after that long; a client that
+keeps trickling a byte at a time can still hold a thread for up to `CDS_WORKER_TIMEOUT`-independent
+minutes. That is the limit of serving directly (`spasticity-cds serve`): in production put a
+buffering proxy in front (docker/compose.yaml's nginx; an ingress controller on Kubernetes), which
+reads the whole request before it reaches gunicorn.
 
 Worker count: CPU-bound rule evaluation wants about 2 x CPUs + 1 processes; the cap of 8 exists
 because each worker holds its own database connection pool, and two replicas on a large host
@@ -123,7 +138,10 @@ class JsonLogger(_GunicornLogger):
 
 bind = [f"{os.environ.get('HOST', '0.0.0.0')}:{_positive_int('PORT', 8080)}"]
 workers = _positive_int("CDS_WORKERS", default_workers(cpu_count()))
-worker_class = "gthread"
+worker_class = "service.gunicorn_conf.BoundedThreadWorker"
+client_timeout = _positive_int("CDS_CLIENT_TIMEOUT", 10)
+# A 16 KiB token plus "Authorization: Bearer " fits; see the module docstring.
+limit_request_field_size = 16 * 1024 + 256
 threads = _positive_int("CDS_THREADS", 4)
 timeout = _positive_int("CDS_WORKER_TIMEOUT", 30)
 graceful_timeout = _positive_int("CDS_GRACEFUL_TIMEOUT", 25)
@@ -156,6 +174,44 @@ proc_name = "spasticity-cds"
 # the image's home is not writable, and a process-control socket is surface we do not need.
 # (Older gunicorn ignores the unknown name.)
 control_socket_disable = True
+
+
+# --- worker ------------------------------------------------------------------------------------
+
+
+def _bounded_worker_class() -> type:
+    import socket
+
+    from gunicorn.workers import gthread
+
+    class _TimedSocket(socket.socket):
+        """A client socket whose "blocking" mode is blocking with a timeout: gunicorn switches a
+        connection back to blocking before every request it reads, so the timeout applies to
+        every read, keep-alive requests included."""
+
+        def setblocking(self, flag: bool) -> None:
+            if flag:
+                self.settimeout(float(os.environ.get("CDS_CLIENT_TIMEOUT", "") or 10))
+            else:
+                super().setblocking(False)
+
+    class _TimedConn(gthread.TConn):  # type: ignore[misc]
+        def __init__(self, cfg: Any, sock: socket.socket, client: Any, server: Any) -> None:
+            timed = _TimedSocket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+            super().__init__(cfg, timed, client, server)
+
+    class BoundedThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]
+        """gunicorn's gthread worker whose client sockets time out (see the module docstring)."""
+
+        def accept(self, listener: Any) -> None:
+            original = gthread.TConn
+            gthread.TConn = _TimedConn  # accept() builds its connection from this module name
+            try:
+                super().accept(listener)
+            finally:
+                gthread.TConn = original
+
+    return BoundedThreadWorker
 
 
 # --- server hooks ------------------------------------------------------------------------------
@@ -196,7 +252,10 @@ def child_exit(server: Any, worker: Any) -> None:
         multiprocess.mark_process_dead(worker.pid)
 
 
-__all__ = [
+BoundedThreadWorker = _bounded_worker_class()
+
+__all__ = [  # gunicorn settings only (docker/gunicorn.conf.py star-imports them)
+    "limit_request_field_size",
     "access_log_format",
     "accesslog",
     "bind",

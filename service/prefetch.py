@@ -13,7 +13,18 @@ prefetch is complete.
 `service.fhirclient`.
 
 Error messages and logs name the key and a reason only: never a URL (it holds patient ids), a token
-or a response body.
+or a response body. A 412 tells the client which key was not fetched, not why (the reason is
+logged): "HTTP 404" versus "connection refused" would let a caller probe which hosts answer.
+
+Where the service may call: `CDS_FHIR_SERVERS` (base-URL prefixes) and, with JWT auth, the
+verified issuer's own `fhirServers` list (`issuer_fhir_servers`, set per request by `service.auth`)
+both bound `fhirServer`; a server outside them is never contacted, and the request goes on as if it
+had named none (prefetch only; 412 when a needed key is missing). Redirects never leave the origin
+asked for (`service.fhirclient`).
+
+One patient per request: a resource whose `subject` / `patient` reference names a patient other
+than `context.patientId` (or another kind of subject, such as a Group) is dropped, from prefetch
+and from the FHIR server alike, and counted (`cds_foreign_patient_resources_total`).
 """
 
 from __future__ import annotations
@@ -24,14 +35,16 @@ import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
-from urllib.parse import quote, urljoin
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from .config import Config
 from .errors import BadRequest, PreconditionFailed
 from .fhir import resources_of
 from .fhirclient import Deadline, FetchError, FhirHttpClient, is_http_url, origin_of
+from .metrics import observe_blocked_fhir_server, observe_foreign_patient
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +62,55 @@ _USER_TOKENS = {
 }
 _ERROR_SEVERITIES = frozenset({"error", "fatal"})
 DEFAULT_MAX_WORKERS = 16
+
+# The fhirServer prefixes the verified client's issuer allows for this request (None: no such list).
+# Set by service.auth for every request; a ContextVar because request threads are reused.
+issuer_fhir_servers: ContextVar[tuple[str, ...] | None] = ContextVar("issuer_fhir_servers", default=None)
+
+_PATIENT_REF = re.compile(r"(?:^|/)Patient/([^/?#]+)")
+_OTHER_REF = re.compile(r"^[A-Z][A-Za-z]+/[^/]+")
+
+
+def _under(base: str, prefix: str) -> bool:
+    """Whether URL `base` is `prefix` or below it: same scheme, host and port, path on a boundary."""
+    if not is_http_url(prefix):
+        return False
+    if origin_of(base) != origin_of(prefix):
+        return False
+    parts = urlsplit(base)
+    if parts.username is not None or parts.password is not None:
+        return False
+    path = unquote(parts.path).rstrip("/") + "/"
+    wanted = unquote(urlsplit(prefix).path).rstrip("/") + "/"
+    return path.startswith(wanted)
+
+
+def fhir_server_allowed(base: str, configured: tuple[str, ...], issuer: tuple[str, ...] | None) -> bool:
+    """`base` is allowed by every list that is set: `CDS_FHIR_SERVERS` (empty: not set) and the
+    issuer's `fhirServers` (None: not set; an empty list allows nothing). No list at all: any."""
+    if configured and not any(_under(base, prefix) for prefix in configured):
+        return False
+    return issuer is None or any(_under(base, prefix) for prefix in issuer)
+
+
+def _foreign(resource: Mapping[str, Any], patient_id: str) -> bool:
+    """Whether `resource` is about another patient than `patient_id` (a Patient with another id,
+    or a subject / patient reference to another Patient or to a non-Patient subject)."""
+    if resource.get("resourceType") == "Patient":
+        ident = resource.get("id")
+        return isinstance(ident, str) and ident != patient_id
+    for key in ("subject", "patient"):
+        ref = resource.get(key)
+        reference = ref.get("reference") if isinstance(ref, Mapping) else None
+        if not isinstance(reference, str) or not reference.strip():
+            continue
+        reference = reference.strip()
+        found = _PATIENT_REF.search(reference)
+        if found:
+            return unquote(found.group(1)) != patient_id
+        if _OTHER_REF.match(reference):
+            return True  # e.g. Group/...: not this one patient
+    return False
 
 
 class UnresolvableToken(ValueError):
@@ -260,13 +322,37 @@ class FhirFetcher:
                 result[key] = given.resources
                 continue
             jobs.append(self._job(key, given, templates, context, server))
+        fetched: set[str] = set()
         if jobs:
             assert server is not None
             result.update(self._run(jobs, server, deadline))
+            fetched = {job.key for job in jobs}
+        patient_id = context.get("patientId")
+        if isinstance(patient_id, str) and patient_id:
+            for key, resources in result.items():
+                kept = [r for r in resources if not _foreign(r, patient_id)]
+                if len(kept) != len(resources):
+                    origin = "fhir-server" if key in fetched else "prefetch"
+                    observe_foreign_patient(origin, len(resources) - len(kept))
+                    log.warning(
+                        "prefetch key %s: %d resource(s) of another patient ignored",
+                        key,
+                        len(resources) - len(kept),
+                    )
+                    result[key] = kept
         return result
 
     def _server(self, request: Mapping[str, Any], key: str, *, paged: bool) -> _Server | None:
         base = request.get("fhirServer")
+        if (
+            base is not None
+            and is_http_url(base)
+            and not fhir_server_allowed(base, tuple(self.config.fhir_servers), issuer_fhir_servers.get())
+        ):
+            # Never contacted: the request goes on as if it had named no server.
+            observe_blocked_fhir_server()
+            log.warning("fhirServer outside the allowlist: not contacted")
+            base = None
         if base is None and paged:
             return None
         if base is None:
@@ -317,16 +403,19 @@ class FhirFetcher:
                 if error is not None:
                     key = futures[future]
                     if isinstance(error, FetchError):
+                        log.info("prefetch key %s not fetched: %s", key, error.reason)
                         raise PreconditionFailed(
-                            f"prefetch key '{key}' could not be fetched from the FHIR server: {error.reason}",
+                            f"prefetch key '{key}' could not be fetched from the FHIR server",
                             field=f"prefetch.{key}",
+                            detail=error.reason,
                         )
                     raise error  # a bug, not the server's fault: let it be a 500
             if pending:
                 keys = ", ".join(f"'{k}'" for k in sorted(futures[f] for f in pending))
+                log.info("prefetch key %s not fetched: timed out", keys)
                 raise PreconditionFailed(
-                    f"prefetch key {keys} could not be fetched from the FHIR server: "
-                    f"timed out after {self.config.fhir_timeout:g} s"
+                    f"prefetch key {keys} could not be fetched from the FHIR server",
+                    detail=f"timed out after {self.config.fhir_timeout:g} s",
                 )
             return {futures[f]: f.result() for f in done}
         finally:

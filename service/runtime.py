@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from flask import current_app
@@ -48,7 +49,9 @@ def build(config: Config, *, uuid_factory: Callable[[], str], clock: Callable[[]
     warm_up()
     # A worker must boot while the database is away: the schema is made when it answers.
     store = Store(config.effective_database_url, retry_in_background=True)
-    writer = BackgroundWriter(store, capacity=config.record_queue_max)
+    writer = BackgroundWriter(
+        store, capacity=config.record_queue_max, spool_dir=Path(config.data_dir) / "spool"
+    )
     writer.every(JTI_PURGE_SECONDS, store.purge_expired_jtis)
     fetcher = FhirFetcher(config, on_fetch=observe_fetch)
     return Runtime(config, knowledge, store, fetcher, uuid_factory, clock, writer)

@@ -49,8 +49,11 @@ def fast_validator(name: str) -> Any:
 
 def check(name: str, document: Any, prefix: str = "") -> None:
     """Raise BadRequest naming the first (most relevant) field that breaks schemas/<name>."""
-    if fast_validator(name).is_valid(document):
-        return
+    try:
+        if fast_validator(name).is_valid(document):
+            return
+    except UnicodeEncodeError:  # a lone surrogate cannot cross into Rust: jsonschema judges it
+        pass
     error = best_match(validator(name).iter_errors(document))
     if error is None:
         return
@@ -171,17 +174,46 @@ def parse_json_body(raw: bytes, content_type: str | None, max_depth: int) -> Any
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        if str(exc).startswith("depth limit"):
+        if b"\\u" in raw and not str(exc).startswith("depth limit"):
+            # perhaps a lone surrogate ("\ud800"): valid JSON text that orjson refuses
+            value = _parse_with_lone_surrogates(raw, max_depth)
+        elif str(exc).startswith("depth limit"):
             raise BadRequest(f"body: JSON nested deeper than {max_depth} levels", field="body") from None
-        detail = str(exc)
-        if detail.startswith("number is infinity"):  # 1e400: infinity would defeat every dose check
-            detail = "a number is out of range" + detail[len("number is infinity when parsed as double") :]
-        raise BadRequest(f"body: not valid JSON ({detail})", field="body") from None
+        else:
+            detail = str(exc)
+            if detail.startswith("number is infinity"):  # 1e400: infinity defeats every dose check
+                detail = "a number is out of range" + detail.split("double", 1)[-1]
+            raise BadRequest(f"body: not valid JSON ({detail})", field="body") from None
     if not isinstance(value, dict):
         raise BadRequest("body: a JSON object is required", field="body")
     if _depth(raw, max_depth) > max_depth:
         raise BadRequest(f"body: JSON nested deeper than {max_depth} levels", field="body")
     return value
+
+
+def _reject_constant(value: str) -> Any:
+    raise ValueError(f"{value} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    """A JSON number that overflows a double (1e400) would become infinity and silently defeat
+    every comparison with it (a max-dose check): refuse it like NaN."""
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"number {text[:24]} is out of range")
+    return value
+
+
+def _parse_with_lone_surrogates(raw: bytes, max_depth: int) -> Any:
+    """The rare body with an escaped lone surrogate ("\ud800"): the standard library reads it (the
+    text handling downstream turns such characters into U+FFFD or names the field), with the same
+    refusals as orjson: NaN, Infinity, numbers beyond a double, nesting beyond the limit."""
+    try:
+        return json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise BadRequest(f"body: JSON nested deeper than {max_depth} levels", field="body") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"body: not valid JSON ({exc})", field="body") from None
 
 
 def check_hook_request(body: dict[str, Any], hook: str) -> None:

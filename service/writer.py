@@ -32,13 +32,17 @@ Guarantees and limits:
   Prometheus (`service.metrics.observe_writer`), and the queue depth is a gauge.
 * Rows are flushed on graceful shutdown: `service.gunicorn_conf.worker_exit` and an `atexit`
   handler call `flush_all()`, bounded by a timeout so a dead database cannot hold up a restart.
-  A process killed with SIGKILL loses what is queued (at most `capacity` rows).
+  What cannot be written then (the database is down) is spooled to `spool_dir` as JSON lines, and
+  the next writer started on that directory (the replacement worker) queues it again, so a
+  graceful worker restart during an outage loses nothing. A process killed with SIGKILL loses
+  what it held (at most `capacity` rows).
 * Fork-safe: the thread is started on first use in the process that uses it.
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import os
 import threading
@@ -47,9 +51,10 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import DateTime, Table
 
 from . import metrics
 
@@ -75,8 +80,10 @@ class BackgroundWriter:
         batch_size: int = DEFAULT_BATCH_SIZE,
         interval: float = DEFAULT_INTERVAL,
         max_backoff: float = DEFAULT_MAX_BACKOFF,
+        spool_dir: str | Path | None = None,
     ) -> None:
-        """`store` is a `service.store.Store` (its engine, `ensure_schema()` and `insert_ignore()`)."""
+        """`store` is a `service.store.Store` (its engine, `ensure_schema()` and `insert_ignore()`);
+        `spool_dir`: where rows left at shutdown are kept for the next writer (None: nowhere)."""
         if capacity < 1 or batch_size < 1:
             raise ValueError("capacity and batch_size must be at least 1")
         self.store = store
@@ -97,6 +104,8 @@ class BackgroundWriter:
         self.written = 0
         self.dropped = 0
         self.failed_batches = 0
+        self.spool_dir = Path(spool_dir) if spool_dir is not None else None
+        self._spool_checked = False
         _writers.add(self)
 
     # -- producer side (request threads) ---------------------------------------------------------
@@ -156,8 +165,9 @@ class BackgroundWriter:
         return True
 
     def close(self, timeout: float = SHUTDOWN_FLUSH_SECONDS) -> bool:
-        """Flush (bounded by `timeout`), then stop the thread. True when nothing was left behind."""
-        flushed = self.flush(timeout)
+        """Flush (bounded by `timeout`), then stop the thread; what could not be written is spooled.
+        True when nothing was left behind (written, or kept in the spool)."""
+        self.flush(timeout)
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
@@ -165,9 +175,64 @@ class BackgroundWriter:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=max(timeout, 0.1))
         left = self.pending
+        if left and not (thread is not None and thread.is_alive()):
+            left -= self._spool()
         if left:
             log.warning("background writer stopped with %d row(s) unwritten", left)
-        return flushed and not left
+        return not left
+
+    # -- spool (rows left at shutdown) ----------------------------------------------------------
+
+    def _spool(self) -> int:
+        """Write the queued rows to a new file in `spool_dir`; returns how many were kept there."""
+        if self.spool_dir is None:
+            return 0
+        with self._cond:
+            rows = list(self._queue)
+            self._queue.clear()
+        if not rows:
+            return 0
+        try:
+            self.spool_dir.mkdir(parents=True, exist_ok=True)
+            final = self.spool_dir / f"rows-{os.getpid()}-{time.time_ns()}.jsonl"
+            partial = final.with_suffix(".partial")
+            with partial.open("w", encoding="utf-8") as handle:
+                for table, row in rows:
+                    handle.write(json.dumps({"table": table.name, "row": row}, default=_encode) + "\n")
+            partial.rename(final)
+        except OSError as exc:
+            log.warning("background writer: cannot spool %d row(s): %s", len(rows), type(exc).__name__)
+            return 0
+        log.warning("background writer: %d row(s) spooled for the next worker", len(rows))
+        return len(rows)
+
+    def _unspool(self) -> list[tuple[Table, dict[str, Any]]]:
+        """Rows spooled by writers that stopped before; each file is claimed by one writer only."""
+        if self.spool_dir is None or not self.spool_dir.is_dir():
+            return []
+        from .store import metadata
+
+        found: list[tuple[Table, dict[str, Any]]] = []
+        for path in sorted(self.spool_dir.glob("rows-*.jsonl")):
+            claimed = path.with_suffix(f".claimed-{os.getpid()}")
+            try:
+                path.rename(claimed)  # atomic: a sibling worker that got there first wins
+                lines = claimed.read_text(encoding="utf-8").splitlines()
+                claimed.unlink()
+            except OSError:
+                continue
+            for line in lines:
+                try:
+                    entry = json.loads(line)
+                    table = metadata.tables[entry["table"]]
+                    found.append((table, _decode(table, entry["row"])))
+                except (ValueError, KeyError, TypeError):
+                    log.warning("background writer: unreadable spooled row skipped")
+            if len(found) >= self.capacity:
+                break
+        if found:
+            log.warning("background writer: %d spooled row(s) queued again", len(found))
+        return found[: self.capacity]
 
     # -- consumer side (the writer thread) -------------------------------------------------------
 
@@ -180,6 +245,9 @@ class BackgroundWriter:
             self._in_flight = 0
         if self._stopping or (self._thread is not None and self._thread.is_alive()):
             return
+        if not self._spool_checked:
+            self._spool_checked = True
+            self._queue.extend(self._unspool())
         self._thread = threading.Thread(target=self._run, name="cds-background-writer", daemon=True)
         self._thread.start()
 
@@ -300,6 +368,28 @@ class BackgroundWriter:
         if statement is None:
             statement = self._statements[name] = self.store.insert_ignore(table)
         return statement
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+def _decode(table: Table, row: dict[str, Any]) -> dict[str, Any]:
+    """A spooled row with its date-time columns parsed back (they were written as ISO strings)."""
+    decoded = dict(row)
+    for column in table.columns:
+        value = decoded.get(column.name)
+        if isinstance(value, str) and isinstance(column.type, DateTime | _datetime_decorator()):
+            decoded[column.name] = datetime.fromisoformat(value)
+    return decoded
+
+
+def _datetime_decorator() -> type:
+    from .store import UtcDateTime
+
+    return UtcDateTime
 
 
 def flush_all(timeout: float = SHUTDOWN_FLUSH_SECONDS) -> None:

@@ -108,7 +108,11 @@ def test_docker_config_file_is_valid_for_gunicorn() -> None:
         assert name in cfg.settings, f"{name} is not a gunicorn setting"
         cfg.set(name, values[name])
     assert set(gunicorn_conf.__all__) <= set(values)
-    assert cfg.worker_class_str == "gthread"
+    assert cfg.worker_class_str == "service.gunicorn_conf.BoundedThreadWorker"
+    from gunicorn.workers.gthread import ThreadWorker
+
+    assert issubclass(cfg.worker_class, ThreadWorker)  # gthread, with client sockets that time out
+    assert callable(cfg.worker_exit)  # flushes the background writer
     assert cfg.logger_class is gunicorn_conf.JsonLogger
     assert callable(cfg.child_exit) and callable(cfg.on_starting)
 

@@ -172,13 +172,19 @@ def test_redirects_are_followed_with_the_token_on_the_same_server(
     assert [r.header("Authorization") for r in fhir.requests] == [f"Bearer {TOKEN}"] * 2
 
 
-def test_a_redirect_to_another_server_loses_the_token(fhir: FhirStub, make_fetcher: Fetcher) -> None:
+def test_a_redirect_to_another_server_is_never_followed(fhir: FhirStub, make_fetcher: Fetcher) -> None:
+    """The patient id in the URL must not go to another host, and its (empty) answer must not stand
+    in for the EHR's: the key counts as not fetched (412), and the other host sees nothing."""
     with FhirStub() as other:
         other.route("/Condition", searchset([]))
         fhir.route("/Condition", redirect(other.url("/Condition?patient=x")))
-        make_fetcher().gather(templates=TEMPLATES, needed=["conditions"], request=hook_request(fhir.base_url))
-        [seen] = other.requests
-        assert seen.header("Authorization") is None
+        with pytest.raises(PreconditionFailed, match="'conditions'") as caught:
+            make_fetcher().gather(
+                templates=TEMPLATES, needed=["conditions"], request=hook_request(fhir.base_url)
+            )
+        assert caught.value.message == "prefetch key 'conditions' could not be fetched from the FHIR server"
+        assert caught.value.detail == "redirect to another server"
+        assert other.requests == []
 
 
 def test_a_redirect_loop_is_412(fhir: FhirStub, make_fetcher: Fetcher) -> None:

@@ -160,7 +160,7 @@ def test_close_is_bounded_when_the_database_is_down(outage_url: str, own_postgre
         own_postgres.halt()
         writer.record_cards("order-sign", [card("lost")], FIXED_NOW)
         started = time.monotonic()
-        assert writer.close(timeout=1.0) is False
+        assert writer.close(timeout=1.0) is False  # no spool directory: the row is lost, and said so
         assert time.monotonic() - started < 5
 
 
@@ -286,3 +286,24 @@ def test_a_lone_row_is_written_promptly_even_with_a_distant_periodic_task(pg_url
             time.sleep(0.02)
         assert store.issued_card_count() == 1
         writer.close()
+
+
+def test_rows_left_at_shutdown_during_an_outage_are_spooled_for_the_next_writer(
+    outage_url: str, own_postgres: PostgresServer, tmp_path: Any
+) -> None:
+    spool = tmp_path / "spool"
+    with Store(outage_url) as store:
+        writer = BackgroundWriter(store, interval=0.01, spool_dir=spool)
+        own_postgres.halt()
+        writer.record_cards("order-sign", [card(f"sp-{i}") for i in range(25)], FIXED_NOW)
+        assert writer.close(timeout=1.0) is True  # nothing left behind: all 25 are in the spool
+        assert len(list(spool.glob("rows-*.jsonl"))) == 1
+        own_postgres.resume()
+        successor = BackgroundWriter(store, interval=0.01, spool_dir=spool)  # the replacement worker
+        successor.every(600.0, store.purge_expired_jtis)  # starts the thread, which picks the spool up
+        assert successor.flush(timeout=15)
+        assert store.issued_card_count() == 25
+        assert not list(spool.iterdir())
+        rows = store.report()["rules"]["baclofen-dantrolene-combination"]
+        assert rows["issued"] == 25  # the issued_at times survived the round trip
+        successor.close()

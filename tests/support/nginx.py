@@ -51,6 +51,12 @@ _LOG_FORMAT = (
 )
 
 
+_HEADER_TOO_LARGE = (
+    '{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"too-costly",'
+    '"diagnostics":"Request header too large"}]}'
+)
+
+
 class NginxFailed(RuntimeError):
     """nginx exited or did not listen in time; the message carries its error log."""
 
@@ -100,6 +106,19 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         client_max_body_size 6m;
+        # As in docker/nginx.conf: requests are read whole before a replica sees them.
+        client_header_timeout 10s;
+        client_body_timeout 10s;
+        client_body_buffer_size 256k;
+        proxy_request_buffering on;
+        large_client_header_buffers 4 20k;
+        error_page 494 = @header_too_large;
+
+        location @header_too_large {{
+            default_type application/json;
+            add_header Access-Control-Allow-Origin "*" always;
+            return 431 '{_HEADER_TOO_LARGE}';
+        }}
 
         location / {{
             proxy_pass http://replicas;
