@@ -184,3 +184,16 @@ def test_compiled_validator_agrees_with_jsonschema_on_shapes_from_the_schema(nam
         assert fast_validator(name).is_valid(document) == validator(name).is_valid(document), document
 
     agree()
+
+
+def test_a_lone_surrogate_is_judged_by_jsonschema_not_lost_in_rust() -> None:
+    from service.errors import BadRequest
+    from service.validation import check, parse_json_body
+
+    body = parse_json_body(b'{"hookInstance": "x\\ud800", "hook": "order-sign"}', "application/json", 64)
+    assert body["hookInstance"] == "x\ud800"  # the standard library reads what orjson refuses
+    with pytest.raises(BadRequest) as raised:
+        check("cds-request.schema.json", body)  # `context` is missing: jsonschema says so
+    assert raised.value.field == "context"
+    with pytest.raises(BadRequest, match="out of range"):
+        parse_json_body(b'{"a": "\\ud800", "b": 1e400}', "application/json", 64)
