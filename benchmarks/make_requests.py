@@ -523,6 +523,36 @@ def build() -> dict[str, dict[str, Any]]:
     return {"a": kind_a, "b": kind_b, "c": kind_c, "d": kind_d}
 
 
+def scaled(resources: int) -> dict[str, Any]:
+    """Kind d's patient and order with `resources` prefetched in kind d's proportions (a quarter
+    conditions, 30% orders, a quarter statements, a fifth labs); 0 gives empty bundles for every key.
+
+    Built in memory for the per-resource cost (micro.py): 10,000 resources are ~10 MB, more than
+    the service's body limit, so they are never sent over HTTP nor committed."""
+    labs = resources // 5
+    request = order_sign(
+        "pat-als-long",
+        "e3b0c442-98fc-4c14-9afb-4c8996fb9242",
+        r4_draft("pat-als-long", BACLOFEN),
+        r4_prefetch(
+            "pat-als-long",
+            conditions=resources // 4,
+            requests=resources * 3 // 10,
+            statements=resources // 4,
+            labs_each=(labs + 2) // 3,
+            als=resources > 0,
+            baclofen=False,
+            diazepam=resources > 0,
+        ),
+    )
+    prefetch = request["prefetch"]
+    while prefetch_size(request) > resources:  # the labs are rounded up to a multiple of three
+        key = "renalLabs" if prefetch["renalLabs"]["entry"] else "liverLabs"
+        prefetch[key]["entry"].pop()
+        prefetch[key]["total"] -= 1
+    return request
+
+
 NAMES = {
     "a": "a-amlodipine-order-sign.json",
     "b": "b-diazepam-als-baclofen-order-sign.json",

@@ -132,3 +132,34 @@ def configure_cors(app: Flask, origins: str, *, private_network: bool = False) -
         max_age=600,
         allow_private_network=private_network,
     )
+    _skip_cors_work_without_origin(app)
+
+
+def _skip_cors_work_without_origin(app: Flask) -> None:
+    """Requests without an `Origin` header (EHRs calling server to server: nearly all of them) get
+    flask-cors's answer for that case, worked out once here, instead of its per-request path
+    matching and option resolution (6% of an irrelevant order's time in the app).
+
+    Without an Origin flask-cors's headers depend on neither path nor method (one resource
+    pattern covers every path), so the answer is computed on a neutral request; requests with an
+    Origin, preflights included, still go through flask-cors itself.
+    """
+    from flask import Response, request
+
+    funcs = app.after_request_funcs.setdefault(None, [])
+    position = next((i for i, f in enumerate(funcs) if f.__name__ == "cors_after_request"), None)
+    if position is None:
+        return
+    cors: Callable[[Response], Response] = funcs[position]  # type: ignore[assignment]
+    with app.test_request_context("/cds-services", method="GET"):
+        static = list(cors(Response()).headers.items())
+
+    def cors_after_request(response: Response) -> Response:
+        if "HTTP_ORIGIN" in request.environ:
+            return cors(response)
+        for name, value in static:
+            if name not in response.headers:
+                response.headers[name] = value
+        return response
+
+    funcs[position] = cors_after_request

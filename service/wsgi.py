@@ -2,9 +2,12 @@
 
 Importing this module builds the app from the environment (CDS_* variables), which is what a
 server process wants; everything else (tests, the CLI) calls `create_app` itself so that importing
-the package never does work.
+the package never does work. The process is a server from here on: its start-up heap is frozen
+out of the garbage collector's way (service/heap.py).
 """
 
 from service import create_app
+from service.heap import settle_after_start_up
 
 app = create_app()
+settle_after_start_up()

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+import orjson
+from flask import Blueprint, Response, current_app, g, request
 from flask.blueprints import BlueprintSetupState
 
 from ..errors import NotFound
@@ -65,4 +66,13 @@ def call_service(service_id: str) -> Response:
         if guard is not None:
             guard.remember(screened, cards, now)
         observe_cards(cards)
-    return jsonify(response)
+    return _json_response(response)
+
+
+def _json_response(value: object) -> Response:
+    """`jsonify` with orjson: the same JSON (key order kept, compact) at a fraction of the cost; what
+    orjson does not serialise itself (Decimal; datetimes, to keep Flask's spelling) goes through
+    Flask's own JSON provider."""
+    default = getattr(current_app.json, "default", None)
+    body = orjson.dumps(value, default=default, option=orjson.OPT_PASSTHROUGH_DATETIME)
+    return current_app.response_class(body, mimetype="application/json")

@@ -1,9 +1,14 @@
 """Validated reading of draft MedicationRequests with `fhir.resources` (R4B for R4, STU3 for STU3).
 
-Validation is worth its cost only where inputs are few and matter most: the draft orders of a hook
-call. On the dev machine it costs 0.13-0.2 ms per MedicationRequest, 5-10x the tolerant reading
-(tests/fhir/test_fhir_performance.py checks the ratio), which a 1,000-resource prefetch cannot
-afford inside its 30 ms budget: prefetched records go through the tolerant reader only. Importing
+Not on the hot path: a hook call reads its drafts with the tolerant reader only
+(`service.pipeline` passes `validate=False`). The property tests in tests/fhir show the validated
+and the tolerant reading give the same records, so validating every relevant draft cost 13% of a
+relevant request for a result that was then thrown away. `medication_entries(..., validate=True)`
+and `validated()` remain for callers where the verdict itself is wanted.
+
+Validation costs 0.13-0.2 ms per MedicationRequest, 5-10x the tolerant reading
+(tests/fhir/test_fhir_performance.py checks the ratio): a 1,000-resource prefetch could never
+afford it. Importing
 the model classes costs ~0.2 s and building the first validator another ~20 ms: `warm_up()` pays
 both at start-up rather than on the first request. fhir.resources 8 has no DSTU2 models, so DSTU2
 is never validated.

@@ -33,8 +33,17 @@ def test_committed_requests_are_what_the_generator_writes() -> None:
     assert sizes["d"] == 1000
 
 
+def test_scaled_requests_have_the_size_asked_for() -> None:
+    for size in (0, 7, 100, 1000):
+        assert make_requests.prefetch_size(make_requests.scaled(size)) == size
+
+
 def test_micro_benchmark_runs_every_kind_and_the_fallback() -> None:
-    result = micro.run(iterations=3, fallback_iterations=1, kinds=list("abcd"))
+    result = micro.run(
+        iterations=3, fallback_iterations=1, kinds=list("abcd"), scaling=(0, 20, 40), scaling_budget_s=0.02
+    )
+    assert set(result["scaling"]["slope_us"]) == {"20-40"}
+    assert result["scaling"]["slope_us"]["20-40"] > 0
     cards = {row["kind"]: row["cards"] for row in result["kinds"]}
     assert cards["a"] == 0
     assert cards["b"] >= 2  # benzodiazepine-spasticity and cns-depressant-combination
@@ -42,6 +51,56 @@ def test_micro_benchmark_runs_every_kind_and_the_fallback() -> None:
     fallback = result["fallback"]
     assert fallback["queries_per_call"] == 5
     assert fallback["total_ms"] < 250  # serial fetching would be >= 5 x 50 ms
+
+
+def test_benchmark_tokens_pass_the_services_own_verifier(tmp_path: Path) -> None:
+    """run.py's JWT clients sign tokens the service (configured as run.py configures it) accepts once."""
+    import run
+
+    from service.auth import JwtVerifier, Rejected
+    from service.config import Config
+    from service.store import Store
+
+    clients = [run.JwtClient.make("RS384"), run.JwtClient.make("ES384")]
+    env = run.jwt_env(tmp_path, None, clients)
+    config = Config.from_env(env)
+    verifier = JwtVerifier(config)
+    endpoint = "/cds-services/spasticity-order-sign"
+    with Store(config.effective_database_url) as store:
+        for client in clients:
+            lines = client.tokens(tmp_path / f"{client.alg}.txt", 2, endpoint).read_text().split()
+            assert len(set(lines)) == 2
+            for token in lines:
+                assert verifier.verify(f"Bearer {token}", path=endpoint, store=store)["iss"] == client.issuer
+            with pytest.raises(Rejected):
+                verifier.verify(f"Bearer {lines[0]}", path=endpoint, store=store)
+
+
+def test_targets_say_pass_or_fail_from_one_runs_ratios() -> None:
+    import run
+
+    def app(rps: float, p50: float, p99: float) -> dict[str, float]:
+        return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "requests": int(rps)}
+
+    rows = [
+        {"kind": "a", "connections": 8, "service": app(900, 8, 30), "floor": app(1000, 7, 20), "ratio": 0.9},
+        {"kind": "b", "connections": 8, "service": app(400, 10, 80), "floor": app(1000, 7, 20), "ratio": 0.4,
+         "jwt-RS384": app(380, 11, 60)},
+        {"kind": "d", "connections": 1, "service": app(90, 11, 15), "floor": app(100, 9, 12), "ratio": 0.9},
+    ]  # fmt: skip
+    micro_result = {
+        "scaling": {"slope_us": {"100-1000": 10.0, "1000-10000": 13.0}},
+        "fallback": {"total_ms": 61.0, "queries_per_call": 5},
+    }
+    verdicts = {name: met for name, _, met in run.targets({"rows": rows}, micro_result, None)}
+    by_start = {name.split(" (")[0].split(" >=")[0].split(" p99")[0]: met for name, met in verdicts.items()}
+    assert by_start["irrelevant order"] is True
+    assert by_start["relevant order"] is False  # 0.4 < 0.5
+    assert verdicts["relevant order p99 <= 5 x p50 at 8 connections"] is False  # 80 ms = 8 x 10 ms
+    assert verdicts["1,000-resource prefetch (kind d) p50 <= 12 ms at 1 connection"] is True
+    assert verdicts["cost per extra resource flat (+-25%) from 100 to 10,000 resources"] is False  # x 1.3
+    assert verdicts["JWT on (RS384) >= 0.9 x JWT off, relevant order at 8 connections"] is True  # 0.95
+    assert verdicts["FHIR fallback in one round trip: 5 keys missing at 50 ms each <= 70 ms"] is True
 
 
 @pytest.fixture

@@ -220,9 +220,9 @@ def test_real_gunicorn_with_the_image_config(tmp_path: Path) -> None:
         "PORT": str(port),
         "CDS_WORKERS": "2",
         "CDS_THREADS": "2",
+        "CDS_ACCESS_LOG": "-",  # gunicorn's own line too: it must stay JSON and token-free
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "PYTHONPATH": str(REPO),
-        "CDS_ACCESS_LOG": "-",  # opt in to gunicorn's access line (off by default): it names the pid
     }
     out, err = (tmp_path / "stdout").open("w+"), (tmp_path / "stderr").open("w+")
     server = subprocess.Popen(

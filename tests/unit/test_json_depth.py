@@ -31,3 +31,15 @@ def _walk(value: Any) -> int:
 def test_depth_of_raw_json_equals_depth_of_value(value: Any, ascii_only: bool) -> None:
     raw = json.dumps(value, ensure_ascii=ascii_only).encode()
     assert _depth(raw) == _walk(value)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(_JSON, st.integers(min_value=0, max_value=6))
+def test_depth_with_a_limit_says_whether_the_limit_is_exceeded(value: Any, limit: int) -> None:
+    raw = json.dumps(value).encode()
+    assert (_depth(raw, limit) > limit) == (_walk(value) > limit)
+
+
+def test_brackets_inside_strings_and_escapes_do_not_count() -> None:
+    raw = json.dumps({"a": ['[[{"', '\\"]]', "x\\", {"b": "}}}"}]}).encode()
+    assert _depth(raw) == 3
