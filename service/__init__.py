@@ -17,7 +17,7 @@ from flask import Flask
 
 from .config import Config
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def create_app(

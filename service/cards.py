@@ -172,6 +172,10 @@ class CardRenderer:
             return f"**{labels['no_result'].format(days=self.lookback_days)}**: {md(names)}"
         if e.kind == "reason" and e.concept is not None:
             return f"**{labels['reason']}**: {md(' / '.join(e.concept.words()) or 'coded reason')}"
+        if e.kind == "patient" and (e.age is not None or e.sex):
+            parts = [labels["age"].format(age=e.age)] if e.age is not None else []
+            parts += [md(e.sex)] if e.sex else []
+            return f"**{labels['patient']}**: {', '.join(parts)}"
         if e.kind == "dose" and e.total_mg is not None:
             route = e.drugs[0].route if e.drugs else None
             text = f"**{labels['daily_dose'].format(dose=_fmt_mg(e.total_mg, route))}**"

@@ -13,7 +13,14 @@ from . import engine
 from .cards import CardRenderer
 from .errors import BadRequest
 from .facts import build_facts, to_drug
-from .fhir import condition_entries, medication_entries, medication_index, observation_entries, resources_of
+from .fhir import (
+    condition_entries,
+    medication_entries,
+    medication_index,
+    observation_entries,
+    patient_entry,
+    resources_of,
+)
 from .records import MedicationEntry
 
 ORDERS_FIELD = {"medication-prescribe": "medications"}
@@ -153,6 +160,7 @@ def evaluate_hook(body: Mapping[str, Any], *, service: Mapping[str, Any], runtim
         condition_valuesets=knowledge.condition_valuesets,
         now=now,
         lookback_days=config.lab_lookback_days,
+        patient=patient_entry(resources, body["context"].get("patientId")) if "patient" in needs else None,
     )
     findings = engine.evaluate(knowledge, facts, rules)
     renderer = CardRenderer(knowledge, runtime.uuid_factory, config.lab_lookback_days)

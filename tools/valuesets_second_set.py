@@ -82,7 +82,9 @@ def _medication(vs_id: str, spec: Json, doc: Json, digest: str) -> Json:
     for item in spec["ingredients"]:
         codes = []
         for code in item["codes"]:
-            entry = {k: code[k] for k in CODE_KEYS if code.get(k) is not None}
+            entry = {k: code[k] for k in CODE_KEYS if code.get(k) is not None and k != "combination"}
+            if " / " in (code.get("display") or ""):  # an RxNorm multi-ingredient name
+                entry["combination"] = True
             entry["sources"] = [_code_source(s, doc["sources"]) for s in code["sources"]]
             used.update(code["sources"])
             codes.append(entry)
@@ -111,13 +113,13 @@ def _medication(vs_id: str, spec: Json, doc: Json, digest: str) -> Json:
     }
 
 
-def _condition(vs_id: str, spec: Json, doc: Json, digest: str) -> Json:
+def _condition(vs_id: str, spec: Json, doc: Json, digest: str, kind: str = "condition") -> Json:
     used = {s for c in spec["codes"] + spec["prefixes"] for s in c["sources"]}
     notes = [spec["note"]] if spec.get("note") else []
     notes.append("words and exclusions are editorial (matched as whole words, any case)")
     return {
         "id": vs_id,
-        "kind": "condition",
+        "kind": kind,
         "title": spec["title"],
         "version": doc["meta"]["generated"],
         "provenance": _provenance(doc, digest, used, notes),
@@ -162,5 +164,6 @@ def second_set_valuesets(path: Path = RESEARCH_FILE) -> list[Json]:
     doc, digest = _load(path)
     out = [_medication(k, v, doc, digest) for k, v in sorted(doc["medications"].items())]
     out += [_condition(k, v, doc, digest) for k, v in sorted(doc["conditions"].items())]
+    out += [_condition(k, v, doc, digest, "reason") for k, v in sorted(doc["reasons"].items())]
     out += [_lab(k, v, doc, digest) for k, v in sorted(doc["labs"].items())]
     return out
