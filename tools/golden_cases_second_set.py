@@ -575,6 +575,17 @@ def second_set_builders(g: ModuleType) -> list[Callable[[], None]]:  # noqa: C90
             liver=[g.alt(v, 30, 90), g.ast(v, 25, 90)],
         )
 
+        v = R4
+        case(
+            f,
+            "silent-r4-sign-tizanidine-stop-draft-with-hepatitis",
+            "order-sign",
+            v,
+            [stop(v, "draft-stop-tiz", g.TIZ4)],
+            conditions=[condition(v, "cond-hcv", g.HEP_C_TEXT)],
+            orders=[active(v, "rx-tiz", g.TIZ4, [tid(v, 2)])],
+        )
+
     def tizanidine_alpha2_agonist() -> None:
         f = "tizanidine-alpha2-agonist"
         v = R4
