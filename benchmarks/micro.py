@@ -12,7 +12,7 @@ Per request kind (benchmarks/requests/), median over many iterations of:
 - total:    both, i.e. everything a hook call costs inside the app except Flask, the card store
             and the logs.
 
-The fallback path: one order-sign call whose five keys (conditions, medicationRequests,
+The fallback path: one order-sign call whose six keys (conditions, medicationRequests,
 medicationStatements, liverLabs, renalLabs) are all missing from the prefetch, against a stub FHIR
 server (tests/support/fhir_stub.py) that waits 50 ms before answering each query. Serial fetching
 would take >= 250 ms; the target (<= 120 ms) proves the keys are fetched in parallel.
@@ -48,7 +48,14 @@ KINDS = {
     "d": ("d-baclofen-1000-resources-order-sign.json", "spasticity-order-sign"),
 }
 FALLBACK_DELAY = 0.050
-FALLBACK_KEYS = ("conditions", "medicationRequests", "medicationStatements", "liverLabs", "renalLabs")
+FALLBACK_KEYS = (
+    "conditions",
+    "medicationRequests",
+    "medicationStatements",
+    "liverLabs",
+    "renalLabs",
+    "patient",
+)
 
 
 def load(kind: str) -> bytes:
@@ -118,7 +125,7 @@ def bench_kind(runtime: Any, kind: str, iterations: int) -> dict[str, Any]:
 
 
 def fallback_request(fhir_base: str) -> dict[str, Any]:
-    """Kind b's patient, drafting baclofen and dantrolene (rules needing all five keys), no prefetch."""
+    """Kind b's patient, drafting baclofen and dantrolene (rules needing all six keys), no prefetch."""
     body = json.loads(load("b"))
     draft = body["context"]["draftOrders"]["entry"][0]["resource"]
     baclofen = json.loads(json.dumps(draft))
@@ -166,6 +173,8 @@ def bench_fallback(runtime: Any, iterations: int) -> dict[str, Any]:
         key = "liverLabs" if codes & liver_codes else "renalLabs"
         return StubResponse(body=searchset_body(resources(key)), delay=FALLBACK_DELAY)
 
+    patient = prefetch["patient"]
+
     service = runtime.knowledge.services["spasticity-order-sign"]
     with FhirStub() as fhir:
         for path, key in (
@@ -175,6 +184,7 @@ def bench_fallback(runtime: Any, iterations: int) -> dict[str, Any]:
         ):
             fhir.route(path, StubResponse(body=searchset_body(resources(key)), delay=FALLBACK_DELAY))
         fhir.route("/Observation", observations)
+        fhir.route(f"/Patient/{patient['id']}", StubResponse(body=patient, delay=FALLBACK_DELAY))  # a read
         body = fallback_request(fhir.base_url)
         response = evaluate_hook(body, service=service, runtime=runtime)
         fhir.clear()
