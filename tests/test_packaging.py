@@ -81,7 +81,7 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
     result = _run(str(python), "-c", probe, cwd=elsewhere, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     rules, cards, openapi, module = result.stdout.split()
-    assert rules == "9"
+    assert rules == "21"
     for path in (cards, openapi, module):
         assert Path(path).is_relative_to(site), f"{path} is not inside the new venv"
     assert not Path(module).is_relative_to(REPO)
