@@ -310,11 +310,13 @@ def r4_prefetch(
         liver.append(r4_observation(pid, f"ast-{n}", AST, n, 7 + 45 * n))
     renal = [r4_observation(pid, f"egfr-{n}", EGFR, n, 10 + 30 * n) for n in range(labs_each)]
     return {
+        "patient": {"resourceType": "Patient", "id": pid, "gender": "female", "birthDate": "1961-04-02"},
         "conditions": bundle(conds),
         "medicationRequests": bundle(reqs),
         "medicationStatements": bundle(stmts),
         "liverLabs": bundle(liver),
         "renalLabs": bundle(renal),
+        "lungFunctionLabs": bundle([]),
     }
 
 
@@ -480,6 +482,7 @@ def sandbox_dstu2_order_select() -> dict[str, Any]:
             "medicationStatements": bundle(stmts),
             "liverLabs": bundle(liver),
             "renalLabs": bundle(renal),
+            "lungFunctionLabs": bundle([]),
         },
     }
 
@@ -488,7 +491,8 @@ def sandbox_dstu2_order_select() -> dict[str, Any]:
 def build() -> dict[str, dict[str, Any]]:
     # 50 resources: 10 conditions, 14 orders, 6 statements, 10 liver labs (5 ALT + 5 AST), 5 eGFR... = 45;
     # labs_each=7 gives 14 + 7 = 21 labs -> 10 + 13 + 6 + 21 = 50.
-    small = {"conditions": 10, "requests": 13, "statements": 6, "labs_each": 7}
+    # With the Patient resource (second set of rules, 2026-12) one order fewer keeps the total at 50.
+    small = {"conditions": 10, "requests": 12, "statements": 6, "labs_each": 7}
     kind_a = order_sign(
         "pat-htn-7",
         "0b7f6f5c-5c1e-4b8e-9d2a-1f0a7c3e2a11",
@@ -509,7 +513,7 @@ def build() -> dict[str, dict[str, Any]]:
         r4_draft("pat-als-long", BACLOFEN),
         r4_prefetch(
             "pat-als-long",
-            conditions=250,
+            conditions=249,  # + the Patient resource = 1,000
             requests=300,
             statements=250,
             labs_each=67,

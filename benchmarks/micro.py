@@ -17,7 +17,7 @@ Per-resource cost: kind d's patient and order with 0, 100, 1,000 and 10,000 pref
 between two sizes, (t(1,000) - t(100)) / 900 and (t(10,000) - t(1,000)) / 9,000, and it should
 not grow with the size (the issue-15 target: the second within +-25% of the first).
 
-The fallback path: one order-sign call whose five keys (conditions, medicationRequests,
+The fallback path: one order-sign call whose six keys (conditions, medicationRequests,
 medicationStatements, liverLabs, renalLabs) are all missing from the prefetch, against a stub FHIR
 server (tests/support/fhir_stub.py) that waits 50 ms before answering each query. Serial fetching
 would take >= 250 ms; the target (<= 70 ms) proves the keys are fetched in one parallel round trip.
@@ -53,7 +53,14 @@ KINDS = {
     "d": ("d-baclofen-1000-resources-order-sign.json", "spasticity-order-sign"),
 }
 FALLBACK_DELAY = 0.050
-FALLBACK_KEYS = ("conditions", "medicationRequests", "medicationStatements", "liverLabs", "renalLabs")
+FALLBACK_KEYS = (
+    "conditions",
+    "medicationRequests",
+    "medicationStatements",
+    "liverLabs",
+    "renalLabs",
+    "patient",
+)
 
 
 def load(kind: str) -> bytes:
@@ -155,7 +162,7 @@ def bench_scaling(
 
 
 def fallback_request(fhir_base: str) -> dict[str, Any]:
-    """Kind b's patient, drafting baclofen and dantrolene (rules needing all five keys), no prefetch."""
+    """Kind b's patient, drafting baclofen and dantrolene (rules needing all six keys), no prefetch."""
     body = json.loads(load("b"))
     draft = body["context"]["draftOrders"]["entry"][0]["resource"]
     baclofen = json.loads(json.dumps(draft))
@@ -203,6 +210,8 @@ def bench_fallback(runtime: Any, iterations: int) -> dict[str, Any]:
         key = "liverLabs" if codes & liver_codes else "renalLabs"
         return StubResponse(body=searchset_body(resources(key)), delay=FALLBACK_DELAY)
 
+    patient = prefetch["patient"]
+
     service = runtime.knowledge.services["spasticity-order-sign"]
     with FhirStub() as fhir:
         for path, key in (
@@ -212,6 +221,7 @@ def bench_fallback(runtime: Any, iterations: int) -> dict[str, Any]:
         ):
             fhir.route(path, StubResponse(body=searchset_body(resources(key)), delay=FALLBACK_DELAY))
         fhir.route("/Observation", observations)
+        fhir.route(f"/Patient/{patient['id']}", StubResponse(body=patient, delay=FALLBACK_DELAY))  # a read
         body = fallback_request(fhir.base_url)
         response = evaluate_hook(body, service=service, runtime=runtime)
         fhir.clear()

@@ -23,6 +23,7 @@ from typing import Any
 from . import suggestions as build
 from .engine import Evidence, Finding, Scope
 from .facts import Drug
+from .records import Concept
 from .text import inline_markdown, plain_text
 
 SUMMARY_LIMIT = 139
@@ -77,6 +78,14 @@ class CardRenderer:
         self.lookback_days = lookback_days
 
     # ------------------------------------------------------------------ text
+    def _condition_name(self, code: Concept) -> str | None:
+        """What the record calls the condition; for a bare code, the display our value sets give it."""
+        return (
+            code.text
+            or next((x.display for x in code.codings if x.display), None)
+            or self.knowledge.terminology.display_of(code)
+        )
+
     def _fields(self, finding: Finding) -> dict[str, str]:
         orders = finding.orders
         order_refs = {d.entry.ref for d in orders}
@@ -86,7 +95,7 @@ class CardRenderer:
             if e.kind == "medication" and e.drug is not None and e.drug.entry.ref not in order_refs
         ]
         conditions = [
-            e.condition.code.text or next((c.display for c in e.condition.code.codings if c.display), "")
+            self._condition_name(e.condition.code) or ""
             for e in finding.evidence
             if e.kind == "condition" and e.condition is not None
         ]
@@ -177,7 +186,7 @@ class CardRenderer:
             return label, self._drug_line(e.drug, label)
         if e.kind == "condition" and e.condition is not None:
             c = e.condition
-            name = c.code.text or next((x.display for x in c.code.codings if x.display), None) or "condition"
+            name = self._condition_name(c.code) or "condition"
             text = md(name)
             if c.clinical_status:
                 text += f", {md(c.clinical_status)}"
@@ -191,6 +200,10 @@ class CardRenderer:
             return labels["no_result"].format(days=self.lookback_days), md(names)
         if e.kind == "reason" and e.concept is not None:
             return labels["reason"], md(" / ".join(e.concept.words()) or "coded reason")
+        if e.kind == "patient" and (e.age is not None or e.sex):
+            parts = [labels["age"].format(age=e.age)] if e.age is not None else []
+            parts += [md(e.sex)] if e.sex else []
+            return labels["patient"], ", ".join(parts)
         if e.kind == "dose" and e.total_mg is not None:
             route = e.drugs[0].route if e.drugs else None
             text = md(_join([d.name for d in e.drugs])) if e.drugs else ""

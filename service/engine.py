@@ -24,7 +24,10 @@ SEVERITY = {"info": 0, "warning": 1, "critical": 2}
 
 @dataclass(frozen=True)
 class Evidence:
-    """Something a predicate matched. kind: medication | condition | lab | no-lab | dose | reason."""
+    """Something a predicate matched.
+
+    kind: medication | condition | lab | no-lab | dose | reason | patient.
+    """
 
     kind: str
     drug: Drug | None = None
@@ -36,6 +39,8 @@ class Evidence:
     total_mg: float | None = None
     limit_mg: float | None = None
     concept: Concept | None = None
+    age: int | None = None
+    sex: str | None = None
 
     def key(self) -> tuple[Any, ...]:
         return (
@@ -49,6 +54,8 @@ class Evidence:
             self.total_mg,
             self.limit_mg,
             self.concept.text if self.concept else None,
+            self.age,
+            self.sex,
         )
 
 
@@ -103,6 +110,10 @@ class Scope:
             "context": self._context,
             "order_reason": self._order_reason,
             "order_route": self._order_route,
+            "order_is": self._order_is,
+            "age_at_least": self._age_at_least,
+            "sex": self._sex,
+            "other_ingredient_medication": self._other_ingredient_medication,
             "other_medication": self._other_medication,
             "any_medication": self._any_medication,
             "no_recent_result": self._no_recent_result,
@@ -184,12 +195,43 @@ class Scope:
         affected = [d for d in self.facts.active if d.ingredients & self.order.ingredients]
         return any(d.route_key in routes for d in affected), []
 
+    def _order_is(self, selector: Mapping[str, Any]) -> Result:
+        return matches(self.order, selector), []
+
+    # -------------------------------------------------------------- the patient
+    def _patient_evidence(self) -> Evidence:
+        patient = self.facts.patient
+        return Evidence(
+            "patient", age=self.facts.age_at_order(self.order), sex=patient.gender if patient else None
+        )
+
+    def _age_at_least(self, years: int) -> Result:
+        """Age on the order's date; unknown (no birth date) never meets a threshold."""
+        age = self.facts.age_at_order(self.order)
+        ok = age is not None and age >= years
+        return ok, [self._patient_evidence()] if ok else []
+
+    def _sex(self, value: str) -> Result:
+        patient = self.facts.patient
+        ok = patient is not None and patient.gender == value
+        return ok, [self._patient_evidence()] if ok else []
+
     # -------------------------------------------------------------- medications
     def _others(self) -> tuple[Drug, ...]:
         return tuple(d for d in self.facts.starting() if d is not self.order) + self.facts.existing()
 
     def _other_medication(self, selector: Mapping[str, Any]) -> Result:
         hits = [Evidence("medication", drug=d) for d in self._others() if matches(d, selector)]
+        return bool(hits), hits
+
+    def _other_ingredient_medication(self, selector: Mapping[str, Any]) -> Result:
+        """Like `other_medication`, but only drugs of an ingredient the new order does not contain:
+        a new order of the same ingredient renews or re-doses a therapy, it does not duplicate it."""
+        hits = [
+            Evidence("medication", drug=d)
+            for d in self._others()
+            if matches(d, selector) and not d.ingredients & self.order.ingredients
+        ]
         return bool(hits), hits
 
     def _any_medication(self, selector: Mapping[str, Any]) -> Result:
@@ -200,6 +242,8 @@ class Scope:
     def _pool(self, among: str) -> tuple[Drug, ...]:
         if among == "active":
             return tuple(d for d in self.facts.active if not self.facts.is_stopped(d))
+        if among == "active_records":  # what the record says is active, before any draft stops it
+            return self.facts.active
         return self.facts.existing()
 
     def _distinct_ingredients(self, arg: Mapping[str, Any]) -> Result:
@@ -306,7 +350,13 @@ class Scope:
 
 
 def relevant_rules(knowledge: Any, facts_new: Sequence[Drug]) -> list[Mapping[str, Any]]:
-    """Rules that some new order could trigger: only these need patient data fetched."""
+    """Rules that some new order could trigger: only these need patient data fetched.
+
+    No recognised new order (a drug outside every value set) means no rule, whatever their number:
+    the irrelevant path does not grow with the knowledge base.
+    """
+    if not facts_new:
+        return []
     out = []
     for rule in knowledge.rules:
         if rule["status"] == "retired":
@@ -338,7 +388,7 @@ def _indicator(rule: Mapping[str, Any], scope: Scope) -> str:
 
 
 def evaluate(knowledge: Any, facts: Facts, rules: Sequence[Mapping[str, Any]] | None = None) -> list[Finding]:
-    """Findings of every rule that fires, in rule-file order."""
+    """Findings of every rule that fires: most severe first, then in rule-file order."""
     findings = []
     for rule in rules if rules is not None else knowledge.rules:
         if rule["status"] == "retired":
@@ -366,6 +416,8 @@ def evaluate(knowledge: Any, facts: Facts, rules: Sequence[Mapping[str, Any]] | 
         if finding.orders:
             finding.evidence = _dedupe(finding.evidence)
             findings.append(finding)
+    # Most severe first; rule-file order among equals (a stable sort).
+    findings.sort(key=lambda f: -SEVERITY[f.indicator])
     return findings
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from .fhir._values import instant_of
-from .records import ConditionEntry, Dosage, MedicationEntry, ObservationEntry
+from .records import ConditionEntry, Dosage, MedicationEntry, ObservationEntry, PatientEntry
 from .terminology import UNSPECIFIED, Recognition, Terminology
 
 # FHIR status vocabularies (structure, not clinical knowledge).
@@ -55,6 +55,7 @@ class Facts:
     now: datetime
     lookback_days: int
     stopped: frozenset[tuple[str, str]] = field(default_factory=frozenset)  # (ingredient, route key)
+    patient: PatientEntry | None = None  # birth date and sex, when a rule needs them
 
     def starting(self) -> tuple[Drug, ...]:
         """New orders that start or continue a drug (not the ones that stop it)."""
@@ -65,6 +66,12 @@ class Facts:
         return tuple(d for d in self.drafts if not d.stops) + tuple(
             d for d in self.active if not self.is_stopped(d)
         )
+
+    def age_at_order(self, drug: Drug) -> int | None:
+        """The patient's age in whole years on the order's date (else today); None without a birth date."""
+        if self.patient is None or self.patient.birth_date is None:
+            return None
+        return age_on(self.patient.birth_date, order_day(drug.entry.authored, self.now))
 
     def is_stopped(self, drug: Drug) -> bool:
         return any((i, drug.route_key) in self.stopped or (i, "*") in self.stopped for i in drug.ingredients)
@@ -249,6 +256,7 @@ def build_facts(
     condition_valuesets: tuple[str, ...],
     now: datetime,
     lookback_days: int,
+    patient: PatientEntry | None = None,
 ) -> Facts:
     t = terminology
     new = tuple(d for e in new_entries if (d := to_drug(e, "new", t)))
@@ -268,4 +276,36 @@ def build_facts(
         now=now,
         lookback_days=lookback_days,
         stopped=frozenset(stopped),
+        patient=patient,
     )
+
+
+# ------------------------------------------------------------------------------------------- age
+def order_day(authored: str | None, now: datetime) -> date:
+    """The order's date (authoredOn / dateWritten, as written), else the evaluation date."""
+    if authored and len(authored) >= 10:
+        try:
+            return date.fromisoformat(authored[:10])
+        except ValueError:
+            pass
+    return now.date()
+
+
+def age_on(birth_date: str, day: date) -> int | None:
+    """Whole years from a FHIR birth date to `day`.
+
+    A partial birth date ("1950", "1950-06") gives the youngest age it allows (born on the last day
+    of that year or month): an age threshold is then met only when it is certain.
+    """
+    parts = birth_date.split("-")
+    try:
+        year = int(parts[0])
+        month = int(parts[1]) if len(parts) > 1 else 12
+        last_day = 31 if month == 12 else (date(year, month + 1, 1) - timedelta(days=1)).day
+        dom = int(parts[2]) if len(parts) > 2 else last_day
+        born = date(year, month, dom)
+    except (ValueError, IndexError):
+        return None
+    if born > day:
+        return None
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))

@@ -283,7 +283,7 @@ def _selectors(rule: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """Every drug selector a rule uses (triggers, predicates, suggestions)."""
     found = [t["new_order"] for t in rule["triggers"]]
     for name, arg in _rule_predicates(rule):
-        if name in {"other_medication", "any_medication"}:
+        if name in {"other_medication", "any_medication", "other_ingredient_medication", "order_is"}:
             found.append(arg)
         elif name in {"distinct_ingredients", "total_daily_dose", "order_daily_dose", "stops_or_reduces"}:
             found.append(arg["of"])

@@ -20,6 +20,7 @@ from .fhir import (
     medication_entries,
     medication_index,
     observation_entries,
+    patient_entry,
     resources_of,
     unresolved_medication_ids,
 )
@@ -231,6 +232,7 @@ def find(body: Mapping[str, Any], *, service: Mapping[str, Any], runtime: Any) -
         condition_valuesets=knowledge.condition_valuesets,
         now=now,
         lookback_days=config.lab_lookback_days,
+        patient=patient_entry(resources, body["context"].get("patientId")) if "patient" in needs else None,
     )
     findings = _hold_back_experimental(engine.evaluate(knowledge, facts, rules))
     # Most severe first (stable): a critical or warning card is never below an info card's fold.

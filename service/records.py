@@ -112,3 +112,15 @@ class ObservationEntry:
     range_high: float | None = None
     interpretation: tuple[str, ...] = ()
     comparator: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PatientEntry:
+    """Who the patient is, as far as the rules need: birth date (as written) and administrative sex.
+
+    `birth_date` keeps FHIR's precision ("1950", "1950-06", "1950-06-15"); age is decided in the
+    facts, where the order's date is known. `gender` is the FHIR code, lower case, or None.
+    """
+
+    birth_date: str | None = None
+    gender: str | None = None

@@ -52,6 +52,61 @@ def _word_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(rf"(?<![\w-])(?:{body})(?![\w-])", re.IGNORECASE)
 
 
+_TOKEN = re.compile(r"[\w-]+")
+_SPACES = re.compile(r"\s+")
+
+
+class PhraseIndex:
+    r"""Finds known names (one or more words) in free text by whole-word lookup.
+
+    Same matches as one big `(?<![\w-])(?:name|...)(?![\w-])` alternation (leftmost, longest name
+    first, words separated as in the name with any run of whitespace), but the cost of a text no
+    longer grows with the number of names: each word of the text is one dictionary lookup. An
+    order of a drug no rule is about is the common case, so this keeps it cheap as value sets grow.
+    """
+
+    def __init__(self, names: Iterable[str]) -> None:
+        by_first: dict[str, list[tuple[tuple[str, ...], tuple[str, ...], str]]] = {}
+        for name in {n.strip().lower() for n in names if n and n.strip()}:
+            tokens = [(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(name)]
+            if not tokens or tokens[0][1] != 0 or tokens[-1][2] != len(name):
+                continue  # a name must start and end with a word character (as the regex required)
+            words = tuple(t[0] for t in tokens)
+            seps = tuple(
+                _SPACES.sub(" ", name[a[2] : b[1]]) for a, b in zip(tokens, tokens[1:], strict=False)
+            )
+            by_first.setdefault(words[0], []).append((words, seps, name))
+        for candidates in by_first.values():  # longest name first, like the regex alternation
+            candidates.sort(key=lambda c: len(c[2]), reverse=True)
+        self._by_first = by_first
+
+    def __bool__(self) -> bool:
+        return bool(self._by_first)
+
+    def find(self, text: str) -> list[str]:
+        """The names found in `text`, left to right, as they are keyed (lower case, single spaces)."""
+        tokens = [(m.group(0).lower(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+        found: list[str] = []
+        i = 0
+        while i < len(tokens):
+            candidates = self._by_first.get(tokens[i][0])
+            matched = 0
+            if candidates:
+                for words, seps, name in candidates:
+                    n = len(words)
+                    if i + n > len(tokens):
+                        continue
+                    if all(tokens[i + k][0] == words[k] for k in range(1, n)) and all(
+                        _SPACES.sub(" ", text[tokens[i + k][2] : tokens[i + k + 1][1]]) == seps[k]
+                        for k in range(n - 1)
+                    ):
+                        found.append(name)
+                        matched = n
+                        break
+            i += matched or 1
+        return found
+
+
 def parse_strength(name: str | None) -> tuple[float | None, float | None]:
     """(mg per unit, mg per mL) stated in a product name such as "10 MG Oral Tablet" or "5 MG/ML"."""
     if not name:
@@ -83,6 +138,21 @@ class ConceptMatcher:
         self.words = _word_pattern(valueset.get("words", []))
         self.exclude = _word_pattern(valueset.get("exclude_words", []))
         self.system_key = system_key
+        # A record may send a bare code: the value set's display lets a card name it anyway.
+        self.displays = {
+            (system_key.get(c["system"], c["system"]), c["code"].upper()): c["display"]
+            for c in valueset.get("codes", [])
+            if c.get("display")
+        }
+
+    def display_of(self, concept: Concept) -> str | None:
+        for coding in concept.codings:
+            if coding.code:
+                system = self.system_key.get(coding.system or "", coding.system or "")
+                key = (system, coding.code.strip().upper())
+                if key in self.displays:
+                    return self.displays[key]
+        return None
 
     def matches(self, concept: Concept) -> bool:
         for coding in concept.codings:
@@ -107,6 +177,7 @@ class Terminology:
         self.products_by_code: dict[str, tuple[Product, ...]] = {}
         self.names: dict[str, Product] = {}
         self.name_pattern: re.Pattern[str] | None = None
+        self.name_index = PhraseIndex(())
         self.unit_routes: dict[str, dict[str, str]] = {}
         self.ingredients: set[str] = set()
         self.ingredients_of_valueset: dict[str, frozenset[str]] = {}
@@ -168,6 +239,7 @@ class Terminology:
                 }
         t.names = name_words
         t.name_pattern = _word_pattern(name_words)
+        t.name_index = PhraseIndex(name_words)
         for class_id, spec in classes.items():
             members = []
             for member in spec["members"]:
@@ -253,12 +325,10 @@ class Terminology:
 
     def _named(self, concept: Concept) -> list[Product]:
         """Ingredients and brands written in the text or displays (first text that names any)."""
-        if self.name_pattern is None:
+        if not self.name_index:
             return []
         for text in concept.words():
-            found = [
-                self.names[re.sub(r"\s+", " ", m.group(0).lower())] for m in self.name_pattern.finditer(text)
-            ]
+            found = [self.names[name] for name in self.name_index.find(text)]
             if found:
                 return found
         return []
@@ -321,6 +391,10 @@ class Terminology:
     def matches(self, valueset_id: str, concept: Concept) -> bool:
         matcher = self.matchers.get(valueset_id)
         return matcher is not None and matcher.matches(concept)
+
+    def display_of(self, concept: Concept) -> str | None:
+        """The display a condition value set gives the concept's code (for a code sent bare)."""
+        return next((d for m in self.matchers.values() if (d := m.display_of(concept))), None)
 
     def valuesets_of(self, concept: Concept, valueset_ids: tuple[str, ...]) -> frozenset[str]:
         """The value sets (among `valueset_ids`) a condition concept belongs to, cached.

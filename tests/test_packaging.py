@@ -43,7 +43,9 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
 
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "service/openapi.yaml" in names
-    assert len([n for n in names if n.startswith("service/cards/rules/") and n.endswith(".yaml")]) == 9
+    assert (
+        len([n for n in names if n.startswith("service/cards/rules/") and n.endswith(".yaml")]) == 21
+    )  # 9 seeds + 12 (2026-12)
     assert any(n.startswith("service/cards/valuesets/") and n.endswith(".json") for n in names)
     assert "service/cards/services.yaml" in names
     assert {"service/schemas/cds-request.schema.json", "service/schemas/cds-response.schema.json",
@@ -82,7 +84,7 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
     result = _run(str(python), "-c", probe, cwd=elsewhere, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     rules, cards, openapi, module = result.stdout.split()
-    assert rules == "9"
+    assert rules == "21"
     for path in (cards, openapi, module):
         assert Path(path).is_relative_to(site), f"{path} is not inside the new venv"
     assert not Path(module).is_relative_to(REPO)

@@ -29,6 +29,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from valuesets_second_set import second_set_valuesets  # noqa: E402  (the second set's builder, tools/)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCE = REPO_ROOT / "tools" / "terminology"  # copy of ../shared/terminology: see its README.md
 DEFAULT_OUT = REPO_ROOT / "cards" / "valuesets"
@@ -1483,6 +1486,7 @@ def build_all(source_dir: Path, extra_dir: Path = DEFAULT_EXTRA) -> dict[str, Js
         + reason_valuesets(inputs)
         + lab_valuesets(inputs)
         + [routes_valueset(inputs.version), units_valueset(inputs)]
+        + second_set_valuesets()
     )
     by_id: dict[str, Json] = {}
     for vs in sets:

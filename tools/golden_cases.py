@@ -29,6 +29,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from golden_cases_second_set import second_set_builders  # noqa: E402  (the second set's cases)
+
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)  # tests/conftest.py NOW
@@ -420,6 +423,7 @@ def hook_request(
     statements: Iterable[JSON] = (),
     liver: Iterable[JSON] = (),
     renal: Iterable[JSON] = (),
+    lung: Iterable[JSON] = (),
     extra_prefetch: Iterable[JSON] = (),
     loose: bool = False,
     name: str = "",
@@ -452,6 +456,7 @@ def hook_request(
         "medicationStatements": bundle(statements),
         "liverLabs": bundle(liver),
         "renalLabs": bundle(renal),
+        "lungFunctionLabs": bundle(lung),
     }
     return {
         "hookInstance": str(uuid.uuid5(uuid.NAMESPACE_URL, f"spasticity-cds-golden/{name}")),
@@ -1967,14 +1972,14 @@ BENIGN = [
 
 # Drugs ordered for the ALS patient on baclofen + tizanidine; the others for a patient with no
 # relevant history. ALS drugs (riluzole, edaravone), sialorrhoea, and the muscle relaxants outside
-# our classes (cyclobenzaprine, methocarbamol) go to the ALS patient on purpose.
+# our classes (cyclobenzaprine, methocarbamol) go to the ALS patient on purpose. Gabapentin does not:
+# with an antispastic it is `antispastic-opioid-gabapentinoid` (second set of rules).
 ALS_PATIENT = {
     "riluzole",
     "edaravone",
     "glycopyrrolate",
     "cyclobenzaprine",
     "methocarbamol",
-    "gabapentin",
     "oxybutynin",
     "sertraline",
     "omeprazole",
@@ -2482,6 +2487,7 @@ BUILDERS = [
     issue10_medication_references,
     issue10_als_combination,
     issue10_condition_descendants,
+    *second_set_builders(sys.modules[__name__]),
 ]
 
 

@@ -9,6 +9,7 @@ which code means what is the terminology's business.
     medication_entries(resources, *, origin, medications, hint=None, validate=None)
     condition_entries(resources, *, wanted=None)
     observation_entries(resources, *, wanted=None)
+    patient_entry(resources, patient_id=None)   the hook's Patient -> birth date and gender
     medication_index(*values)           Medication resources keyed as references point at them
     unresolved_medication_ids(resources, medications)  Medications referenced but not at hand
     warm_up()                           load the fhir.resources models at start-up, not on a request
@@ -19,6 +20,7 @@ from .conditions import condition_entries
 from .medications import MEDICATION_TYPES, medication_entries, unresolved_medication_ids
 from .models import warm_up
 from .observations import observation_entries
+from .patients import patient_entry
 from .versions import DSTU2, R4, STU3, fhir_version_of, normalise_version
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "medication_index",
     "normalise_version",
     "observation_entries",
+    "patient_entry",
     "resources_of",
     "unresolved_medication_ids",
     "warm_up",

@@ -29,6 +29,8 @@ def test_evaluate_a_file_prints_the_response(tmp_path: Path) -> None:
         "conditions": bundle(als_condition(), searchset=True),
         "medicationRequests": bundle(order("R4", BACLOFEN, status="active", ident="rx-b"), searchset=True),
         "medicationStatements": None,
+        "patient": {"resourceType": "Patient"},  # no birth date: no age rule
+        "lungFunctionLabs": None,  # second set of rules: FVC % predicted
     }
     request = tmp_path / "request.json"
     request.write_text(json.dumps(hook_request("order-sign", [order("R4", DIAZEPAM)], prefetch=prefetch)))
@@ -68,7 +70,7 @@ def test_rules_lists_nine_rules(tmp_path: Path) -> None:
     result = run("rules", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     ids = [line.split()[0] for line in result.stdout.splitlines() if line and not line[0].isspace()]
-    assert len(ids) == 9 and len(set(ids)) == 9, ids
+    assert len(ids) == 21 and len(set(ids)) == 21, ids  # nine seeds + twelve of the second set
     assert {
         "baclofen-dantrolene-combination",
         "benzodiazepine-spasticity",

@@ -15,6 +15,8 @@ def _issue_cards(client: Any) -> list[dict[str, Any]]:
         "conditions": bundle(als_condition(), searchset=True),
         "medicationRequests": bundle(order("R4", BACLOFEN, status="active", ident="rx-b"), searchset=True),
         "medicationStatements": None,
+        "patient": {"resourceType": "Patient"},  # no birth date: no age rule
+        "lungFunctionLabs": None,  # second set of rules: FVC % predicted
     }
     response = client.post(
         url_for("order-sign"), json=hook_request("order-sign", [order("R4", DIAZEPAM)], prefetch=prefetch)

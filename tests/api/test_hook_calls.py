@@ -102,6 +102,7 @@ def test_benzodiazepine_in_als_on_baclofen(client: Any, hook: str, version: str)
         "conditions": bundle(als_condition(version), searchset=True),
         MED_KEY[version]: bundle(baclofen, searchset=True),
         "medicationStatements": {"resourceType": "Bundle", "type": "searchset", "total": 0},
+        "lungFunctionLabs": {"resourceType": "Bundle", "type": "searchset", "total": 0},
     }
     body = valid_cards(client.post(url_for(hook), json=hook_request(hook, [draft], prefetch=prefetch)))
     cards = {card["source"]["topic"]["code"]: card for card in body["cards"]}
@@ -191,6 +192,8 @@ def test_cards_issued_are_recorded_for_feedback(app: Flask) -> None:
         "conditions": bundle(als_condition(), searchset=True),
         "medicationRequests": bundle(order("R4", BACLOFEN, status="active", ident="rx-b"), searchset=True),
         "medicationStatements": None,
+        "patient": {"resourceType": "Patient"},  # no birth date: no age rule
+        "lungFunctionLabs": None,  # second set of rules: FVC % predicted
     }
     body = hook_request("order-sign", [order("R4", DIAZEPAM)], prefetch=prefetch)
     result = valid_cards(app.test_client().post(url_for("order-sign"), json=body))
@@ -211,6 +214,8 @@ def test_delete_suggestion_for_a_draft_without_a_valid_id(client: Any, ident: st
         "conditions": bundle(als_condition(), searchset=True),
         "medicationRequests": bundle(order("R4", BACLOFEN, status="active", ident="rx-b"), searchset=True),
         "medicationStatements": None,
+        "patient": {"resourceType": "Patient"},  # no birth date: no age rule
+        "lungFunctionLabs": None,  # second set of rules: FVC % predicted
     }
     body = hook_request("order-sign", [order("R4", AMLODIPINE)], prefetch=prefetch)
     body["context"]["draftOrders"] = bundle(draft)

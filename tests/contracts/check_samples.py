@@ -57,6 +57,55 @@ CHOSEN: dict[str, tuple[str, str]] = {
         "fires-stu3-sign-oral-baclofen-90-mg-alone-ms",
         "silent-r4-sign-oral-baclofen-60-mg-alone",
     ),
+    # the second set of rules (2026-12): no result whose age matters, no age near a threshold
+    "tizanidine-cyp1a2-inhibitor": (
+        "fires-r4-sign-new-tizanidine-active-ciprofloxacin-critical",
+        "silent-r4-sign-new-ciprofloxacin-no-tizanidine-on-baclofen",
+    ),
+    "opioid-benzodiazepine": (
+        "fires-r4-sign-new-diazepam-active-oxycodone",
+        "silent-r4-sign-new-diazepam-no-opioid",
+    ),
+    "antispastic-opioid-gabapentinoid": (
+        "fires-r4-sign-new-baclofen-active-oxycodone",
+        "silent-r4-sign-new-iv-dantrolene-active-morphine",
+    ),
+    "benzodiazepine-duplication": (
+        "fires-r4-sign-new-lorazepam-active-clonazepam",
+        "silent-r4-sign-new-diazepam-with-rectal-rescue-diastat",
+    ),
+    "dantrolene-hepatotoxic-comedication": (
+        "fires-r4-sign-new-dantrolene-active-riluzole-als",
+        "silent-r4-sign-woman-without-birth-date-new-dantrolene-estradiol",
+    ),
+    "tizanidine-hepatic": (
+        "fires-r4-sign-new-tizanidine-hepatitis-c-warning",
+        "silent-r4-sign-tizanidine-stop-draft-with-hepatitis",
+    ),
+    "tizanidine-alpha2-agonist": (
+        "fires-r4-sign-new-tizanidine-active-clonidine",
+        "silent-stu3-sign-new-clonidine-on-baclofen-only",
+    ),
+    "tizanidine-abrupt-withdrawal": (
+        "fires-r4-sign-stop-tizanidine-24-mg-per-day",
+        "silent-r4-sign-stop-tizanidine-16-mg-per-day",
+    ),
+    "als-respiratory-insufficiency": (
+        "fires-r4-sign-new-lorazepam-als-on-niv",
+        "silent-r4-sign-new-lorazepam-als-acute-respiratory-failure-only",
+    ),
+    "older-adult-benzodiazepine": (
+        "fires-stu3-select-new-midazolam-injection-aged-80-no-reason",
+        "silent-r4-sign-new-lorazepam-no-birth-date",
+    ),
+    "baclofen-older-adult-renal": (
+        "fires-r4-prescribe-new-baclofen-aged-80-ckd-3-no-egfr",
+        "silent-r4-sign-new-intrathecal-baclofen-aged-70-egfr-45",
+    ),
+    "baclofen-renal-dose-adjustment": (
+        "fires-r4-prescribe-new-baclofen-aged-40-ckd-stage-3b-text",
+        "silent-dstu2-sign-new-baclofen-egfr-60",
+    ),
 }
 
 EMPTY = {"resourceType": "Bundle", "type": "searchset", "total": 0, "entry": []}

@@ -41,7 +41,7 @@ def test_check_passes_against_the_service(default_server: GunicornServer, capsys
     out = _table(capsys)
     assert status == 0, out
     assert "FAIL" not in out
-    assert f"{2 * 9 + 4} passed, 0 failed" in out
+    assert f"{2 * 21 + 4} passed, 0 failed" in out  # 9 seed rules + 12 of the second set
     for rule in (
         "benzodiazepine-spasticity",
         "dantrolene-hepatic-disease",
@@ -124,7 +124,7 @@ def test_check_fails_clearly_against_a_broken_instance(broken_url: str, tmp_path
     assert "status 500, expected 400" in lines["bad request -> 400 OperationOutcome"]
     assert "Allow-Origin" in lines["CORS preflight"]
     assert "FAIL" in lines["feedback -> 200"]
-    assert out.rstrip().endswith("0 passed, 22 failed")
+    assert out.rstrip().endswith("0 passed, 46 failed")
     assert set(_Broken.seen_auth) == {"Bearer static-token"}
 
 

@@ -53,6 +53,19 @@ EXPECTED_IDS = {
     "routes",
     "units",
 }
+EXPECTED_IDS |= {  # the second set of rules (2026-12), tools/valuesets_second_set.py
+    "opioids",
+    "gabapentinoids",
+    "cyp1a2-inhibitors-strong",
+    "cyp1a2-inhibitors-other",
+    "estrogens",
+    "alpha2-agonists",
+    "riluzole",
+    "respiratory-insufficiency",
+    "ckd-stage-3",
+    "fvc-percent-predicted",
+    "benzodiazepine-older-adult-exempt",
+}
 
 needs_shared = pytest.mark.skipif(
     not SHARED_TERMINOLOGY.is_dir(), reason=f"research files not present at {SHARED_TERMINOLOGY}"
