@@ -46,6 +46,7 @@ class Knowledge:
     data_keys: Mapping[str, Mapping[str, tuple[str, ...]]]  # need -> FHIR version -> keys
     terminology: Any  # service.terminology.Terminology
     condition_valuesets: tuple[str, ...] = ()  # every condition value set a context uses
+    optional_needs: frozenset[str] = frozenset()  # needs whose data may be missing (no 412)
 
     @property
     def rules_by_id(self) -> Mapping[str, Mapping[str, Any]]:
@@ -53,6 +54,11 @@ class Knowledge:
 
     def discovery(self) -> dict[str, Any]:
         return {"services": [dict(s) for s in self.services.values()]}
+
+    def optional_keys_for(self, needs: set[str], fhir_version: str) -> set[str]:
+        """The prefetch keys of `needs` that only optional needs ask for."""
+        required = self.keys_for({n for n in needs if n not in self.optional_needs}, fhir_version)
+        return self.keys_for(needs & self.optional_needs, fhir_version) - required
 
     def keys_for(self, needs: set[str], fhir_version: str) -> set[str]:
         keys: set[str] = set()
@@ -150,6 +156,9 @@ def _load(cards: Path, schemas: Path) -> Knowledge:
     services = {
         s["id"]: MappingProxyType({**s, "prefetch": dict(templates)}) for s in services_doc["services"]
     }
+    unknown = sorted(set(services_doc.get("optional_data", [])) - set(services_doc["data"]))
+    if unknown:
+        raise KnowledgeError(f"cards/services.yaml: field optional_data: {unknown[0]!r} is not in data")
     data_keys = {
         need: {v: tuple(keys) for v, keys in by_version.items()}
         for need, by_version in services_doc["data"].items()
@@ -168,6 +177,7 @@ def _load(cards: Path, schemas: Path) -> Knowledge:
         templates=MappingProxyType(templates),
         data_keys=MappingProxyType(data_keys),
         terminology=terminology,
+        optional_needs=frozenset(services_doc.get("optional_data", [])),
         condition_valuesets=tuple(
             dict.fromkeys(vs for ctx in classes_doc["contexts"].values() for vs in ctx["conditions"])
         ),

@@ -133,6 +133,11 @@ FOREIGN_PATIENT_RESOURCES = Counter(
     "by origin (prefetch, fhir-server)",
     ["origin"],
 )
+OPTIONAL_DATA_MISSING = Counter(
+    "cds_optional_data_missing",
+    "Optional prefetch keys (cards/services.yaml optional_data) a request went on without, by key",
+    ["key"],
+)
 BLOCKED_FHIR_SERVERS = Counter(
     "cds_fhir_server_blocked",
     "Requests whose fhirServer was outside the allowlist (CDS_FHIR_SERVERS or the issuer's) and so "
@@ -153,6 +158,7 @@ METRIC_NAMES = (
     "cds_jti_degraded_total",
     "cds_feedback_unavailable_total",
     "cds_foreign_patient_resources_total",
+    "cds_optional_data_missing_total",
     "cds_fhir_server_blocked_total",
     "cds_cards_held_back_total",
 )
@@ -236,6 +242,10 @@ def observe_feedback_unavailable() -> None:
 def observe_foreign_patient(origin: str, n: int = 1) -> None:
     if n > 0:
         FOREIGN_PATIENT_RESOURCES.labels(_label(origin)).inc(n)
+
+
+def observe_optional_missing(key: str) -> None:
+    OPTIONAL_DATA_MISSING.labels(_label(key)).inc()
 
 
 def observe_blocked_fhir_server() -> None:

@@ -193,8 +193,11 @@ def find(body: Mapping[str, Any], *, service: Mapping[str, Any], runtime: Any) -
     needs = {need for rule in rules for need in rule["needs"]}
     keys = knowledge.keys_for(needs, version)
     started = time.monotonic()
+    optional = knowledge.optional_keys_for(needs, version)
     gathered = (
-        runtime.fetcher.gather(templates=knowledge.templates, needed=keys, request=body) if keys else {}
+        runtime.fetcher.gather(templates=knowledge.templates, needed=keys, request=body, optional=optional)
+        if keys
+        else {}
     )
     resources = [r for key in sorted(gathered) for r in gathered[key]]
     resources += _missing_medications(

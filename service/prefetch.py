@@ -44,7 +44,7 @@ from .config import Config
 from .errors import BadRequest, PreconditionFailed
 from .fhir import resources_of
 from .fhirclient import Deadline, FetchError, FhirHttpClient, is_http_url, origin_of
-from .metrics import observe_blocked_fhir_server, observe_foreign_patient
+from .metrics import observe_blocked_fhir_server, observe_foreign_patient, observe_optional_missing
 
 log = logging.getLogger(__name__)
 
@@ -295,12 +295,19 @@ class FhirFetcher:
         self._close_lock = threading.Lock()
 
     def gather(
-        self, *, templates: Mapping[str, str], needed: Collection[str], request: Mapping[str, Any]
+        self,
+        *,
+        templates: Mapping[str, str],
+        needed: Collection[str],
+        request: Mapping[str, Any],
+        optional: Collection[str] = (),
     ) -> dict[str, list[dict[str, Any]]]:
         """For each key in `needed`: the prefetched resources if given, else fetched from
         request["fhirServer"] (bearer token from request["fhirAuthorization"]), all keys in parallel,
         under one deadline of config.fhir_timeout seconds. Raises `PreconditionFailed` (412) naming
-        the key when it can be neither."""
+        the key when it can be neither — except for the keys in `optional`, which are then left out
+        (logged and counted): a 412 silences every card of the order, and the rules reading optional
+        data can judge without it."""
         deadline = Deadline.after(self.config.fhir_timeout)
         context = request.get("context")
         context = context if isinstance(context, Mapping) else {}
@@ -315,7 +322,13 @@ class FhirFetcher:
             if given is not None and given.next_url is None:
                 result[key] = given.resources
                 continue
-            server = server or self._server(request, key, paged=given is not None)
+            try:
+                server = server or self._server(request, key, paged=given is not None)
+            except PreconditionFailed:
+                if key not in optional:
+                    raise
+                self._without(key, "not given and no FHIR server to fetch it from")
+                continue
             if server is None:  # paged prefetch and nowhere to get the rest: use what was given
                 assert given is not None
                 log.warning("prefetch key %s is paged but the request has no fhirServer", key)
@@ -325,7 +338,7 @@ class FhirFetcher:
         fetched: set[str] = set()
         if jobs:
             assert server is not None
-            result.update(self._run(jobs, server, deadline))
+            result.update(self._run(jobs, server, deadline, frozenset(optional)))
             fetched = {job.key for job in jobs}
         patient_id = context.get("patientId")
         if isinstance(patient_id, str) and patient_id:
@@ -341,6 +354,12 @@ class FhirFetcher:
                     )
                     result[key] = kept
         return result
+
+    @staticmethod
+    def _without(key: str, reason: str) -> None:
+        """An optional key the request goes on without (its rules judge without that data)."""
+        observe_optional_missing(key)
+        log.warning("optional prefetch key %s left out: %s", key, reason)
 
     def fetch_by_ids(
         self, resource_type: str, ids: Collection[str], *, request: Mapping[str, Any], seconds: float
@@ -423,33 +442,49 @@ class FhirFetcher:
             ) from None
         return _Job(key, server.base + path, _read_type(path))
 
-    def _run(self, jobs: list[_Job], server: _Server, deadline: Deadline) -> dict[str, list[dict[str, Any]]]:
+    def _run(
+        self, jobs: list[_Job], server: _Server, deadline: Deadline, optional: frozenset[str] = frozenset()
+    ) -> dict[str, list[dict[str, Any]]]:
         cancelled = threading.Event()
         futures: dict[Future[list[dict[str, Any]]], str] = {
             self._pool.submit(self._fetch, job, server, deadline, cancelled): job.key for job in jobs
         }
+        results: dict[str, list[dict[str, Any]]] = {}
         try:
-            done, pending = wait(futures, timeout=max(deadline.remaining(), 0.0), return_when=FIRST_EXCEPTION)
-            for future in sorted(done, key=futures.__getitem__):
-                error = future.exception()
-                if error is not None:
-                    key = futures[future]
-                    if isinstance(error, FetchError):
+            pending = set(futures)
+            while pending:
+                done, pending = wait(
+                    pending, timeout=max(deadline.remaining(), 0.0), return_when=FIRST_EXCEPTION
+                )
+                if not done:
+                    break  # the deadline passed
+                for future in sorted(done, key=futures.__getitem__):
+                    key, error = futures[future], future.exception()
+                    if error is None:
+                        results[key] = future.result()
+                    elif not isinstance(error, FetchError):
+                        raise error  # a bug, not the server's fault: let it be a 500
+                    elif key in optional:
+                        self._without(key, error.reason)
+                    else:
                         log.info("prefetch key %s not fetched: %s", key, error.reason)
                         raise PreconditionFailed(
                             f"prefetch key '{key}' could not be fetched from the FHIR server",
                             field=f"prefetch.{key}",
                             detail=error.reason,
                         )
-                    raise error  # a bug, not the server's fault: let it be a 500
-            if pending:
-                keys = ", ".join(f"'{k}'" for k in sorted(futures[f] for f in pending))
+            late = sorted(futures[f] for f in pending)
+            for key in [k for k in late if k in optional]:
+                self._without(key, "timed out")
+            required = [k for k in late if k not in optional]
+            if required:
+                keys = ", ".join(f"'{k}'" for k in required)
                 log.info("prefetch key %s not fetched: timed out", keys)
                 raise PreconditionFailed(
                     f"prefetch key {keys} could not be fetched from the FHIR server",
                     detail=f"timed out after {self.config.fhir_timeout:g} s",
                 )
-            return {futures[f]: f.result() for f in done}
+            return results
         finally:
             cancelled.set()  # no-op when all are done; otherwise stops the rest at their next read
             for future in futures:

@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from time import monotonic
 from typing import Any
 
-from sqlalchemy import Date, cast, func, select
+from sqlalchemy import Date, and_, cast, func, select
 
 from ..report import parse_since
 from ..store import feedback, issued_cards
@@ -139,6 +139,27 @@ def build(store: Any, knowledge: Any, days: int, clock: Callable[[], datetime]) 
     return Analytics(days, since, report, titles, services, per_day, displays)
 
 
+def _final_feedback(since: datetime) -> Any:
+    """feedback joined to its issued card, keeping each card's final item in the window: the same
+    counting as Store.report (the last feedback wins), so the per-service and per-day figures add
+    up to the per-rule ones."""
+    ranked = (
+        select(
+            feedback.c.id,
+            func.row_number()
+            .over(
+                partition_by=feedback.c.card_uuid,
+                order_by=(feedback.c.outcome_at.desc(), feedback.c.id.desc()),
+            )
+            .label("position"),
+        )
+        .where(feedback.c.outcome_at >= since)
+        .subquery()
+    )
+    joined = feedback.outerjoin(issued_cards, issued_cards.c.uuid == feedback.c.card_uuid)
+    return joined.join(ranked, and_(ranked.c.id == feedback.c.id, ranked.c.position == 1))
+
+
 def _per_service(store: Any, knowledge: Any, since: datetime, report: Mapping[str, Any]) -> list[ServiceRow]:
     rows = {sid: ServiceRow(sid, str(s.get("title", sid))) for sid, s in knowledge.services.items()}
 
@@ -147,7 +168,7 @@ def _per_service(store: Any, knowledge: Any, since: datetime, report: Mapping[st
 
     rule = func.coalesce(feedback.c.rule_id, issued_cards.c.rule_id)
     service = func.coalesce(issued_cards.c.service_id, feedback.c.service_id).label("service_id")
-    joined = feedback.outerjoin(issued_cards, issued_cards.c.uuid == feedback.c.card_uuid)
+    joined = _final_feedback(since)
     issued_q = (
         select(issued_cards.c.service_id, func.count())
         .where(issued_cards.c.issued_at >= since)
@@ -176,7 +197,7 @@ def _per_day(store: Any, since: datetime, today: date) -> list[tuple[date, int, 
     issued_day = _day(issued_cards.c.issued_at, dialect).label("day")
     issued_q = select(issued_day, func.count()).where(issued_cards.c.issued_at >= since).group_by(issued_day)
     rule = func.coalesce(feedback.c.rule_id, issued_cards.c.rule_id)
-    joined = feedback.outerjoin(issued_cards, issued_cards.c.uuid == feedback.c.card_uuid)
+    joined = _final_feedback(since)
     outcome_day = _day(feedback.c.outcome_at, dialect).label("day")
     overridden_q = (
         select(outcome_day, func.count(func.distinct(feedback.c.card_uuid)))
