@@ -25,7 +25,11 @@ def _empty() -> dict[str, Any]:
 def _old_prefetch() -> dict[str, Any]:
     """What a client configured from the first release's discovery document prefetches."""
     return {
-        "conditions": {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": als_condition()}]},
+        "conditions": {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "entry": [{"resource": als_condition()}],
+        },
         "medicationRequests": _empty(),
         "medicationStatements": _empty(),
         "liverLabs": _empty(),
@@ -56,7 +60,9 @@ def test_without_patient_and_fvc_keys_and_without_a_server_the_other_rules_still
     assert _missing_metric(client, "patient") == before + 1
 
 
-def test_a_server_failing_on_the_patient_read_alone_costs_only_the_age_rules(client: Any, fhir: FhirStub) -> None:
+def test_a_server_failing_on_the_patient_read_alone_costs_only_the_age_rules(
+    client: Any, fhir: FhirStub
+) -> None:
     fhir.route(f"/Patient/{PATIENT}", StubResponse(status=500, body={"resourceType": "OperationOutcome"}))
     fhir.route("/Condition", searchset([als_condition()]))
     fhir.route("/MedicationRequest", searchset([]))
