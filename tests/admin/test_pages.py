@@ -70,13 +70,18 @@ def test_review_block_is_rendered_when_present(admin_client: Any, admin_app: Fla
     rule = dict(knowledge.rules_by_id["baclofen-renal-impairment"])
     rule["review"] = {"author": "A. Author", "reviewer": "R. Reviewer", "last_reviewed": "2025-01-10",
                       "next_review": "2026-01-10"}  # fmt: skip
-    rules = tuple(rule if r["id"] == rule["id"] else r for r in knowledge.rules)
-    object.__setattr__(knowledge, "rules", rules)  # the Knowledge is frozen; this app's copy only
-    html = admin_client.get("/admin/rules/baclofen-renal-impairment").get_data(as_text=True)
+    original = knowledge.rules
+    rules = tuple(rule if r["id"] == rule["id"] else r for r in original)
+    # The Knowledge is frozen and shared by every app of this process (loaded once): put it back.
+    object.__setattr__(knowledge, "rules", rules)
+    try:
+        html = admin_client.get("/admin/rules/baclofen-renal-impairment").get_data(as_text=True)
+        listing = admin_client.get("/admin/rules").get_data(as_text=True)
+    finally:
+        object.__setattr__(knowledge, "rules", original)
     for text in ("A. Author", "R. Reviewer", "2025-01-10", "2026-01-10", "Next review"):
         assert text in html
     assert "overdue" in html  # 2026-01-10 is before the test clock's 2026-11-21
-    listing = admin_client.get("/admin/rules").get_data(as_text=True)
     assert "2026-01-10" in listing
 
 
