@@ -146,7 +146,8 @@ def test_configuration_comes_from_the_configmap_and_secret() -> None:
 
 def test_secret_holds_a_clearly_marked_postgresql_placeholder() -> None:
     secret = _one("Secret")
-    assert set(secret["stringData"]) == {"CDS_DATABASE_URL"}
+    assert set(secret["stringData"]) == {"CDS_DATABASE_URL", "CDS_REPEAT_SECRET"}
+    assert "REPLACE" in secret["stringData"]["CDS_REPEAT_SECRET"]
     url = secret["stringData"]["CDS_DATABASE_URL"]
     assert url.startswith("postgresql+psycopg://")
     assert "REPLACE" in url
