@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .facts import Drug
+from .fhir.models import list_fields
 
 UCUM = "http://unitsofmeasure.org"
 _FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
@@ -64,6 +65,9 @@ def replace_draft(draft: Drug, replacement: Mapping[str, Any], knowledge: Any) -
     # Only top-level keys are replaced below, so a shallow copy leaves the client's draft intact.
     resource = dict(raw)
     resource.pop("medicationReference", None)
+    for name in list_fields(draft.entry.fhir_version, str(raw.get("resourceType"))):
+        if isinstance(resource.get(name), dict):  # a loose client's single object: the array it stands for
+            resource[name] = [resource[name]]
     med = replacement["medication"]
     resource["medicationCodeableConcept"] = {
         "text": med["text"],

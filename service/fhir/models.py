@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import importlib
 from functools import cache
-from typing import Any
+from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -41,6 +41,23 @@ def _model_class(version: str, kind: str) -> type[BaseModel] | None:
     module = importlib.import_module(target[0])
     model: type[BaseModel] = getattr(module, target[1])
     return model
+
+
+@cache
+def list_fields(version: str, kind: str) -> frozenset[str]:
+    """The elements of `kind` that are arrays in `version` (from the fhir.resources model), so a
+    resource the service sends back can turn a client's single object into the array the version
+    requires (the CDS Hooks sandbox sends `category` and `reasonCode` as single objects)."""
+    model = _model_class(version, kind)
+    if model is None:
+        return frozenset()
+    return frozenset(
+        name
+        for name, info in model.model_fields.items()
+        if not name.endswith("__ext")
+        and name != "fhir_comments"
+        and any(get_origin(arg) is list for arg in (info.annotation, *get_args(info.annotation)))
+    )
 
 
 def has_model(version: str, kind: str) -> bool:
