@@ -84,7 +84,8 @@ NOT_DUPLICATE_ROUTES = frozenset({"rectal", "nasal", "buccal", "injection", "int
 # withdrawal, procedural sedation or anaesthesia, or end-of-life care".
 OLDER_ADULT_EXEMPT_REASON = re.compile(
     r"\b(seizures?|epilep\w*|status epilepticus|convulsions?|(alcohol|benzodiazepine) withdrawal|"
-    r"(procedural )?sedation|anaesthesia|anesthesia|palliative|hospice|end[- ]of[- ]life)\b",
+    r"procedural sedation|conscious sedation|sedation for (a )?procedure|anaesthesia|anesthesia|"
+    r"palliative|hospice|end[- ]of[- ]life)\b",
     re.IGNORECASE,
 )
 ANTISPASTICS = ("baclofen", "tizanidine", "dantrolene")

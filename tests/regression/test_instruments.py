@@ -3,6 +3,7 @@ drafts. They guard the instruments; test_synthea.py uses them on the whole extra
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
@@ -204,6 +205,10 @@ def test_oracle_takes_age_at_the_order_date() -> None:
     assert "older-adult-benzodiazepine" not in oracle.expect([_patient(None)], diazepam, NOW).rules
     anxiety = next(r for r in REGIMENS["diazepam"] if r.reason == "Anxiety")  # not an exempt reason
     assert "older-adult-benzodiazepine" in oracle.expect([_patient("1940-01-01")], anxiety, NOW).rules
+    for reason, exempt in (("Seizure cluster", True), ("Procedural sedation", True), ("Sedation", False)):
+        regimen = dataclasses.replace(diazepam, reason=reason)
+        fired = "older-adult-benzodiazepine" in oracle.expect([_patient("1940-01-01")], regimen, NOW).rules
+        assert fired is not exempt, reason
 
 
 def test_oracle_renal_bands_and_precedence() -> None:
