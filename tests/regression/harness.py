@@ -83,6 +83,7 @@ class Disagreement:
     patient: str | None = None
     person: str | None = None  # the record's file name (one synthetic person, in STU3 and DSTU2)
     regimen: str | None = None
+    active_class: str | None = None  # a class the oracle found among the active medications
 
     def covers(self, o: Outcome, rule: str, kind: str) -> bool:
         return (
@@ -93,6 +94,7 @@ class Disagreement:
             and self.patient in (None, o.patient)
             and self.person in (None, Path(o.source).name)
             and self.regimen in (None, o.regimen)
+            and (self.active_class is None or self.active_class in o.facts.get("active_classes", ()))
         )
 
 
@@ -382,6 +384,30 @@ def format_table(comparison: Comparison) -> str:
             f"| {rule:<36} | {c['fires']:>5} | {c['silent']:>6} | {c['missed']:>6} | {c['false']:>5} |"
             f" {c['known']:>15} |"
         )
+    return "\n".join(lines)
+
+
+def format_patients_per_rule(result: Run, rules: tuple[str, ...]) -> str:
+    """Patients (per FHIR version) for whom the oracle expects a rule, and for whom the service
+    gave it: how much of the data a rule touches (a rule fires at most once per patient and draft)."""
+    versions = sorted({o.version for o in result.outcomes}, key=list(VERSIONS).index)
+    expected: dict[tuple[str, str], set[str]] = {}
+    got: dict[tuple[str, str], set[str]] = {}
+    drafts: dict[str, set[str]] = {}
+    for o in result.outcomes:
+        for rule in o.expected:
+            expected.setdefault((rule, o.version), set()).add(o.patient)
+            drafts.setdefault(rule, set()).add(o.drug)
+        for rule in o.got:
+            got.setdefault((rule, o.version), set()).add(o.patient)
+            drafts.setdefault(rule, set()).add(o.drug)
+    head = " | ".join(f"{v} expected / given" for v in versions)
+    lines = [f"| rule | drafts | {head} |", "|---|---|" + "---|" * len(versions)]
+    for rule in rules:
+        cells = " | ".join(
+            f"{len(expected.get((rule, v), ()))} / {len(got.get((rule, v), ()))}" for v in versions
+        )
+        lines.append(f"| {rule} | {', '.join(sorted(drafts.get(rule, ()))) or '-'} | {cells} |")
     return "\n".join(lines)
 
 

@@ -3,6 +3,7 @@ drafts. They guard the instruments; test_synthea.py uses them on the whole extra
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
@@ -165,3 +166,127 @@ def test_drafts_are_valid_shapes_per_version() -> None:
 def test_the_disagreement_list_is_well_formed() -> None:
     for d in harness.load_disagreements():
         assert d.rule in oracle.RULES and d.blame in ("service", "oracle", "spec") and len(d.reason) > 80
+
+
+# ------------------------------------------------------------------------- oracle, second set
+def _patient(born: str | None, gender: str = "female") -> dict:
+    p: dict[str, Any] = {"resourceType": "Patient", "id": "p1", "gender": gender}
+    if born:
+        p["birthDate"] = born
+    return p
+
+
+def _active(display: str, code: str | None = None, status: str = "active") -> dict:
+    coding: dict[str, str] = {"display": display}
+    if code:
+        coding = {"system": oracle.RXNORM, "code": code, "display": display}
+    return {
+        "resourceType": "MedicationRequest",
+        "id": display.replace(" ", "-"),
+        "status": status,
+        "medicationCodeableConcept": {"coding": [coding]},
+    }
+
+
+def _egfr(value: float) -> dict:
+    return {
+        "resourceType": "Observation",
+        "id": f"egfr-{value}",
+        "effectiveDateTime": "2019-05-01",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "33914-3"}]},
+        "valueQuantity": {"value": value, "unit": "mL/min/{1.73_m2}"},
+    }
+
+
+def test_oracle_takes_age_at_the_order_date() -> None:
+    diazepam = REGIMENS["diazepam"][0]
+    assert "older-adult-benzodiazepine" in oracle.expect([_patient("1954-06-01")], diazepam, NOW).rules
+    assert "older-adult-benzodiazepine" not in oracle.expect([_patient("1954-06-02")], diazepam, NOW).rules
+    assert "older-adult-benzodiazepine" not in oracle.expect([_patient(None)], diazepam, NOW).rules
+    anxiety = next(r for r in REGIMENS["diazepam"] if r.reason == "Anxiety")  # not an exempt reason
+    assert "older-adult-benzodiazepine" in oracle.expect([_patient("1940-01-01")], anxiety, NOW).rules
+    for reason, exempt in (("Seizure cluster", True), ("Procedural sedation", True), ("Sedation", False)):
+        regimen = dataclasses.replace(diazepam, reason=reason)
+        fired = "older-adult-benzodiazepine" in oracle.expect([_patient("1940-01-01")], regimen, NOW).rules
+        assert fired is not exempt, reason
+
+
+def test_oracle_renal_bands_and_precedence() -> None:
+    baclofen = REGIMENS["baclofen"][0]
+    old, young = _patient("1940-01-01"), _patient("1980-01-01")
+    assert oracle.expect([old, _egfr(45)], baclofen, NOW).rules == {"baclofen-older-adult-renal"}
+    assert oracle.expect([young, _egfr(59.5)], baclofen, NOW).rules == {"baclofen-renal-dose-adjustment"}
+    assert oracle.expect([_patient(None), _egfr(30)], baclofen, NOW).rules == {
+        "baclofen-renal-dose-adjustment"
+    }
+    assert oracle.expect([old, _egfr(29)], baclofen, NOW).rules == {"baclofen-renal-impairment"}
+    assert oracle.expect([old, _egfr(60)], baclofen, NOW).rules == set()
+    ckd3 = _condition("433144002", "Chronic kidney disease stage 3 (disorder)", clinicalStatus="active")
+    assert oracle.expect([old, ckd3], baclofen, NOW).rules == {"baclofen-older-adult-renal"}
+    assert oracle.expect([old, ckd3, _egfr(75)], baclofen, NOW).rules == set()  # an eGFR in the window
+    assert oracle.expect([young, ckd3, _egfr(75)], baclofen, NOW).rules == {"baclofen-renal-dose-adjustment"}
+
+
+def test_oracle_second_set_comedications() -> None:
+    tizanidine, dantrolene, diazepam = (
+        REGIMENS["tizanidine"][0],
+        REGIMENS["dantrolene"][0],
+        REGIMENS["diazepam"][0],
+    )
+    woman_40 = _patient("1979-01-01")
+    pill = _active("Trinessa 28 Day Pack", "751905")
+    patch = _active(
+        "168 HR Ethinyl Estradiol 0.00146 MG/HR / norelgestromin 0.00625 MG/HR Transdermal System"
+    )
+    assert "tizanidine-cyp1a2-inhibitor" in oracle.expect([woman_40, pill], tizanidine, NOW).rules
+    assert "tizanidine-cyp1a2-inhibitor" not in oracle.expect([woman_40, patch], tizanidine, NOW).rules
+    cipro = oracle.expect([_active("Ciprofloxacin 500 MG Oral Tablet")], tizanidine, NOW)
+    assert "tizanidine-cyp1a2-inhibitor" in cipro.rules
+    assert oracle.indicator("tizanidine-cyp1a2-inhibitor", cipro.facts) == "critical"
+    assert "dantrolene-hepatotoxic-comedication" in oracle.expect([woman_40, patch], dantrolene, NOW).rules
+    woman_35 = _patient("1983-06-02")
+    assert (
+        "dantrolene-hepatotoxic-comedication" not in oracle.expect([woman_35, patch], dantrolene, NOW).rules
+    )
+    assert (
+        "dantrolene-hepatotoxic-comedication"
+        in oracle.expect([_active("Riluzole 50 MG")], dantrolene, NOW).rules
+    )
+    oxycodone = _active("Acetaminophen 325 MG / oxyCODONE Hydrochloride 5 MG Oral Tablet")
+    assert {"opioid-benzodiazepine"} <= oracle.expect([oxycodone], diazepam, NOW).rules
+    assert "antispastic-opioid-gabapentinoid" in oracle.expect([oxycodone], tizanidine, NOW).rules
+    assert (
+        "antispastic-opioid-gabapentinoid"
+        in oracle.expect([_active("Gabapentin 300 MG")], dantrolene, NOW).rules
+    )
+    stopped = _active("Acetaminophen 325 MG / oxyCODONE Hydrochloride 5 MG Oral Tablet", status="stopped")
+    assert "opioid-benzodiazepine" not in oracle.expect([stopped], diazepam, NOW).rules
+    assert "tizanidine-alpha2-agonist" in oracle.expect([_active("Clonidine 0.1 MG")], tizanidine, NOW).rules
+
+
+def test_oracle_benzodiazepine_duplication_exemptions() -> None:
+    diazepam = REGIMENS["diazepam"][0]
+    rule = "benzodiazepine-duplication"
+    assert rule in oracle.expect([_active("Clonazepam [Klonopin]")], diazepam, NOW).rules
+    assert rule not in oracle.expect([_active("Diazepam [Valium]")], diazepam, NOW).rules  # a renewal
+    assert rule not in oracle.expect([_active("Midazolam 1 MG/ML Injectable Solution")], diazepam, NOW).rules
+    assert rule not in oracle.expect([_active("Midazolam 5 MG/ACTUAT Nasal Spray")], diazepam, NOW).rules
+
+
+def test_oracle_tizanidine_hepatic_indicator() -> None:
+    tizanidine = REGIMENS["tizanidine"][0]
+    none = oracle.expect([], tizanidine, NOW)
+    assert "tizanidine-hepatic" in none.rules and oracle.indicator("tizanidine-hepatic", none.facts) == "info"
+    alt = {
+        "resourceType": "Observation",
+        "id": "alt",
+        "effectiveDateTime": "2019-05-01",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "1742-6"}]},
+        "valueQuantity": {"value": 120, "unit": "U/L", "code": "U/L"},
+    }
+    high = oracle.expect([alt], tizanidine, NOW)
+    assert oracle.indicator("tizanidine-hepatic", high.facts) == "warning"
+    normal = oracle.expect(
+        [dict(alt, valueQuantity={"value": 20, "unit": "U/L", "code": "U/L"})], tizanidine, NOW
+    )
+    assert "tizanidine-hepatic" not in normal.rules

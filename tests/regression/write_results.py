@@ -51,6 +51,12 @@ def render(result: harness.Run, comparison: harness.Comparison) -> str:
         f"Errors (non-200 answers): {len(comparison.errors)}. Cards given twice for one order or at an "
         f"indicator the spec does not give: {len(comparison.wrong_cards)}.",
         "",
+        "## Second set of rules: patients it touches",
+        "",
+        "Patients (not drafts) for whom the oracle expects the rule, and for whom the service gave it.",
+        "",
+        harness.format_patients_per_rule(result, harness.oracle.SECOND_SET),
+        "",
         "## Cases in the data (patients)",
         "",
         harness.format_cases(result),
