@@ -32,7 +32,9 @@ def _build_guard(state: BlueprintSetupState) -> None:
     """Build the repeat guard at start-up (a bad CDS_REPEAT_SECRET fails here, not on a call)."""
     rt = state.app.extensions["cds"]
     engine = getattr(rt.store, "engine", None)
-    state.app.extensions[_GUARD] = RepeatGuard.from_config(rt.config, engine) if engine is not None else None
+    writer = getattr(rt, "writer", None)  # the one background writer also writes card_repeats
+    guard = RepeatGuard.from_config(rt.config, engine, writer) if engine is not None else None
+    state.app.extensions[_GUARD] = guard
 
 
 def _guard() -> RepeatGuard | None:
