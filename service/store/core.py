@@ -1,4 +1,4 @@
-"""The Store: one object over every table, and the schema's life cycle (create, retry, refuse).
+"""The Store: one object over every table, and the schema's life cycle (migrate, retry, refuse).
 
 The table modules (cards, feedback, replay, report) each add their methods; this module adds the
 connection, `ensure_schema()` and the background retry a worker needs to boot without a database.
@@ -11,7 +11,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Connection, func, inspect, select, text
 
 from .cards import CardsStore
 from .connection import dispose_pool_after_fork, make_engine
@@ -24,7 +24,6 @@ from .schema import (
     StoreUnavailable,
     dialect_insert,
     is_unavailable,
-    metadata,
     schema_version,
 )
 
@@ -125,23 +124,38 @@ class Store(CardsStore, FeedbackStore, ReplayStore, ReportStore):
                 log.warning("database reachable: schema ready")
 
     def _create_schema(self) -> None:
+        """Migrate the database to the newest revision (Alembic `upgrade head`, service/migrations/)
+        under the schema lock; a database made by `create_all` before migrations is adopted."""
+        from ..migrations import NewerSchemaError, upgrade
+
         with self.engine.begin() as conn:
             if self.dialect == "postgresql":
-                # CREATE TABLE is not idempotent under a race; two workers starting together would
-                # both see no table. The transaction-level lock makes the second one wait.
+                # Two workers starting together must not both migrate: the transaction-level lock
+                # makes the second one wait, then find the database at head. (SQLite: the write
+                # transaction is BEGIN IMMEDIATE, which serialises the same way.)
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SCHEMA_LOCK})
-            metadata.create_all(conn)
-            for index in (i for table in metadata.sorted_tables for i in table.indexes):
-                index.create(conn, checkfirst=True)  # create_all skips the tables that exist
-            stored = conn.execute(select(func.max(schema_version.c.version))).scalar()
+            stored = self._stored_version(conn)
+            if stored is not None and stored > SCHEMA_VERSION:
+                raise StoreError(
+                    f"database schema version {stored} is newer than this service understands "
+                    f"({SCHEMA_VERSION}); upgrade the service"
+                )
+            try:
+                upgrade(conn)
+            except NewerSchemaError as exc:
+                raise StoreError(f"{exc}; upgrade the service") from None
             if stored is None:
                 conn.execute(
                     dialect_insert(self.dialect, schema_version)
                     .values(version=SCHEMA_VERSION, applied_at=datetime.now(UTC))
                     .on_conflict_do_nothing()
                 )
-            elif stored > SCHEMA_VERSION:
-                raise StoreError(
-                    f"database schema version {stored} is newer than this service understands "
-                    f"({SCHEMA_VERSION}); upgrade the service"
-                )
+
+    @staticmethod
+    def _stored_version(conn: Connection) -> int | None:
+        """The `schema_version` row (kept so that older services, which read it, refuse a newer
+        database); None when the table or its row does not exist yet."""
+        if not inspect(conn).has_table(schema_version.name):
+            return None
+        value = conn.execute(select(func.max(schema_version.c.version))).scalar()
+        return None if value is None else int(value)
