@@ -320,7 +320,8 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 def targets(
     load: dict[str, Any] | None, micro: dict[str, Any] | None, memory: dict[str, Any] | None
 ) -> list[tuple[str, str, bool | None]]:
-    """(target, measured, met) for each target of issue 5; met is None when not measured here."""
+    """(target, measured, met) for each performance target (share of the floor's req/s, CPU per call,
+    memory); met is None when not measured here."""
     out: list[tuple[str, str, bool | None]] = []
     rows = {(r["kind"], r["connections"]): r for r in (load or {}).get("rows", [])}
     for kind, floor_share in (("a", 0.8), ("b", 0.5)):
@@ -493,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
 
                 result["micro"] = run(args.micro_iterations, 0 if args.quick else 20, list(args.kinds))
                 print("\n" + format_report(result["micro"]))
-    print("\nTargets (issue 5):")
+    print("\nPerformance targets:")
     for name, measured, met in targets(result.get("load"), result.get("micro"), result.get("memory")):
         flag = "-" if met is None else ("met" if met else "MISSED")
         print(f"  {flag:<7}{name}: {measured}")
