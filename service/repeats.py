@@ -44,9 +44,10 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 
+from .cardkeys import rule_id_of
 from .config import Config
 from .engine import Finding
-from .store import REPEAT_HASH_LENGTH, card_repeats, dialect_insert, feedback, rule_id_of
+from .store import REPEAT_HASH_LENGTH, card_repeats, dialect_insert, feedback
 
 log = logging.getLogger(__name__)
 

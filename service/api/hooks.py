@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask.blueprints import BlueprintSetupState
 
+from ..cardkeys import rule_id_of
 from ..errors import NotFound
 from ..metrics import observe_cards, observe_held_back
 from ..pipeline import find, render_cards
@@ -57,7 +58,7 @@ def call_service(service_id: str) -> Response:
     cards = render_cards(screened.shown, body=body, runtime=rt)
     response: dict[str, Any] = {"cards": cards}
     held = screened.held_rules()
-    g.rules_fired = [card["source"]["topic"]["code"] for card in cards]
+    g.rules_fired = [rule_id_of(card) for card in cards]
     g.rules_held_back = held
     if held:
         response["extension"] = {EXTENSION_KEY: {"heldBack": {"count": sum(held.values()), "rules": held}}}

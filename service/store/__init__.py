@@ -31,7 +31,7 @@ The service must keep answering while the database is away (alerts never depend 
 Layout (each module one concern; `schema` is the base the others import, so there is no cycle):
 
 * `schema`: tables, column types, size limits, errors, shared helpers (`parse_timestamp`,
-  `rule_id_of`, `dialect_insert`);
+  `dialect_insert`; `rule_id_of` is re-exported from service/cardkeys.py);
 * `connection`: the engine for SQLite / PostgreSQL and `StoreBase`;
 * `cards`, `feedback`, `replay`, `report`: one table or query family each;
 * `core`: `Store`, which joins them and owns the schema's life cycle (migrations).
@@ -39,6 +39,7 @@ Layout (each module one concern; `schema` is the base the others import, so ther
 
 from __future__ import annotations
 
+from ..cardkeys import rule_id_of
 from .cards import CardsStore, issued_card_rows
 from .connection import PG_CONNECT_TIMEOUT, StoreBase, make_engine
 from .core import SCHEMA_RETRY_FIRST, SCHEMA_RETRY_MAX, Store
@@ -67,7 +68,6 @@ from .schema import (
     issued_cards,
     metadata,
     parse_timestamp,
-    rule_id_of,
     schema_version,
     seen_jti,
 )

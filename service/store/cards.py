@@ -8,8 +8,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from ..cardkeys import rule_id_of
 from .connection import StoreBase
-from .schema import issued_cards, rule_id_of
+from .schema import issued_cards
 
 
 class CardsStore(StoreBase):

@@ -8,7 +8,7 @@ schema. Changing a table means adding an Alembic revision (see service/migration
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -199,16 +199,6 @@ def iso(moment: datetime | None) -> str | None:
 def chunks(rows: Sequence[dict[str, Any]], size: int = INSERT_CHUNK) -> Iterable[Sequence[dict[str, Any]]]:
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
-
-
-def rule_id_of(card: Mapping[str, Any]) -> str | None:
-    """The id of the rule that issued a card (its ``source.topic.code``), None when absent.
-
-    The one place that knows where a card carries its rule id (hooks, repeats, the store)."""
-    source = card.get("source")
-    topic = source.get("topic") if isinstance(source, Mapping) else None
-    code = topic.get("code") if isinstance(topic, Mapping) else None
-    return code if isinstance(code, str) and code else None
 
 
 def dialect_insert(dialect: str, table: Table) -> Any:
