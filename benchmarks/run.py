@@ -546,8 +546,8 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 def targets(
     load: dict[str, Any] | None, micro: dict[str, Any] | None, memory: dict[str, Any] | None
 ) -> list[tuple[str, str, bool | None]]:
-    """(target, measured, met) for each target of issue 15 (and issue 5's memory); met is None when
-    not measured in this run. Every ratio comes from this one run."""
+    """(target, measured, met) for each performance target (share of the floor's req/s, CPU per call,
+    memory); met is None when not measured here."""
     out: list[tuple[str, str, bool | None]] = []
     rows = {(r["kind"], r["connections"]): r for r in (load or {}).get("rows", [])}
     for kind, what, floor_share in (("a", "irrelevant order", 0.8), ("b", "relevant order", 0.5)):
@@ -767,7 +767,7 @@ def main(argv: list[str] | None = None) -> int:
                     args.micro_iterations, 0 if args.quick else 20, list(args.kinds), scaling
                 )
                 print("\n" + format_report(result["micro"]))
-    print(f"\nTargets (issue 15), load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}:")
+    print("\nPerformance targets:")
     for name, measured, met in targets(result.get("load"), result.get("micro"), result.get("memory")):
         flag = "-" if met is None else ("PASS" if met else "FAIL")
         print(f"  {flag:<6}{name}: {measured}")

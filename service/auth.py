@@ -51,6 +51,7 @@ from flask import Flask, g, request
 
 from .config import Config
 from .errors import Unauthorized
+from .fhirclient import DEFAULT_PORTS
 from .metrics import observe_jti_degraded
 from .prefetch import issuer_fhir_servers
 
@@ -101,7 +102,6 @@ MAX_JTI_CHARS = 1024
 MAX_LIFETIME_SECONDS = 3600
 
 _REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "jti"]
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class JtiStore(Protocol):
@@ -284,10 +284,10 @@ def normalise_url(url: str) -> str | None:
         return None
     scheme = parts.scheme.lower()
     host = parts.hostname
-    if scheme not in _DEFAULT_PORTS or not host or parts.username is not None or parts.fragment:
+    if scheme not in DEFAULT_PORTS or not host or parts.username is not None or parts.fragment:
         return None
     netloc = f"[{host}]" if ":" in host else host
-    if port is not None and port != _DEFAULT_PORTS[scheme]:
+    if port is not None and port != DEFAULT_PORTS[scheme]:
         netloc = f"{netloc}:{port}"
     path = unquote(parts.path).rstrip("/")
     query = f"?{parts.query}" if parts.query else ""

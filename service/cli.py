@@ -30,6 +30,10 @@ def _serve(args: argparse.Namespace) -> int:
     env = dict(os.environ, HOST=args.host, PORT=str(args.port))
     if args.workers:
         env["CDS_WORKERS"] = str(args.workers)
+    from .config import Config, ServerConfig
+
+    Config.from_env(env)  # a bad CDS_* value stops here, named, before gunicorn starts workers
+    ServerConfig.from_env(env)
     if not env.get(MULTIPROC_ENV):
         env[MULTIPROC_ENV] = env[SERVE_METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="spasticity-cds-metrics-")
     command = [sys.executable, "-m", "gunicorn", "-c", "python:service.gunicorn_conf", "service.wsgi:app"]
@@ -217,7 +221,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
-    return int(args.run(args))
+    from .config import SettingError
+
+    try:
+        return int(args.run(args))
+    except SettingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

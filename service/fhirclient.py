@@ -47,6 +47,8 @@ FHIR_JSON = "application/fhir+json"
 _ACCEPT = f"{FHIR_JSON}, application/json;q=0.9"
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
+# Default port of each URL scheme, for "the same server" comparisons here and in service/auth.py.
+DEFAULT_PORTS = {"http": 80, "https": 443}
 # Below this much time left another attempt cannot succeed; give up rather than start it.
 _MIN_ATTEMPT_SECONDS = 0.01
 
@@ -152,7 +154,7 @@ def origin_of(url: str) -> tuple[str, str, int | None]:
     except ValueError:
         port = None
     if port is None:
-        port = {"http": 80, "https": 443}.get(scheme)
+        port = DEFAULT_PORTS.get(scheme)
     return scheme, (parts.hostname or "").lower(), port
 
 

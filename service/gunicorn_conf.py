@@ -2,20 +2,9 @@
 
 Load it with `gunicorn -c python:service.gunicorn_conf service.wsgi:app`; the image's
 `/app/gunicorn.conf.py` (docker/gunicorn.conf.py) only re-exports this module, so there is one
-source of truth. Everything is read from the environment when the module is loaded:
-
-| variable | default | meaning |
-|---|---|---|
-| `HOST`, `PORT` | 0.0.0.0, 8080 | listen address |
-| `CDS_WORKERS` | 2 x CPUs + 1, at most 8 | worker processes; CPUs honour cgroup limits |
-| `CDS_THREADS` | 4 | threads per worker (FHIR fetches wait on the network) |
-| `CDS_WORKER_TIMEOUT` | 30 | seconds before a stuck worker is killed and replaced |
-| `CDS_GRACEFUL_TIMEOUT` | 25 | seconds in-flight requests get after SIGTERM |
-| `CDS_KEEPALIVE` | 5 | seconds an idle keep-alive connection (from the proxy) is kept |
-| `CDS_ACCESS_LOG` | `off` | gunicorn's JSON access line (`-`: stdout); the app logs each request |
-| `CDS_LOG_LEVEL` | INFO | also the application's level |
-| `PROMETHEUS_MULTIPROC_DIR` | unset | metrics files shared by the workers; emptied at start |
-| `CDS_CLIENT_TIMEOUT` | 10 | seconds a client connection may stay silent while its request is read |
+source of truth. Every setting is read from the environment when the module is loaded, through
+`service.config.ServerConfig`: the one declaration of each variable, its default and its bounds
+(README "Configuration" lists them), so a bad value stops gunicorn with a message naming it.
 
 Request limits: a header field may be 16 KiB plus its name (`limit_request_field_size`), so a JWT
 of up to 16 KiB is read and judged by the application (401 JSON with CORS beyond 16 KiB of
@@ -52,20 +41,9 @@ from typing import Any
 from gunicorn.glogging import Logger as _GunicornLogger
 from gunicorn.glogging import SafeAtoms as _SafeAtoms
 
+from service.config import ServerConfig
+
 MAX_DEFAULT_WORKERS = 8
-
-
-def _positive_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a whole number, not {raw!r}") from exc
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, not {value}")
-    return value
 
 
 def cpu_count(cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:
@@ -139,16 +117,17 @@ class JsonLogger(_GunicornLogger):
 
 # --- settings gunicorn reads -------------------------------------------------------------------
 
-bind = [f"{os.environ.get('HOST', '0.0.0.0')}:{_positive_int('PORT', 8080)}"]
-workers = _positive_int("CDS_WORKERS", default_workers(cpu_count()))
+_server = ServerConfig.from_env()
+bind = [f"{_server.host}:{_server.port}"]
+workers = _server.workers or default_workers(cpu_count())
 worker_class = "service.gunicorn_conf.BoundedThreadWorker"
-client_timeout = _positive_int("CDS_CLIENT_TIMEOUT", 10)
+client_timeout = _server.client_timeout
 # A 16 KiB token plus "Authorization: Bearer " fits; see the module docstring.
 limit_request_field_size = 16 * 1024 + 256
-threads = _positive_int("CDS_THREADS", 4)
-timeout = _positive_int("CDS_WORKER_TIMEOUT", 30)
-graceful_timeout = _positive_int("CDS_GRACEFUL_TIMEOUT", 25)
-keepalive = _positive_int("CDS_KEEPALIVE", 5)
+threads = _server.threads
+timeout = _server.worker_timeout
+graceful_timeout = _server.graceful_timeout
+keepalive = _server.keepalive
 # The heartbeat file of each worker lives in memory: a disk-backed /tmp (or a slow overlay
 # filesystem) can stall it long enough for the master to kill healthy workers.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
@@ -156,13 +135,12 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # shared between processes.
 preload_app = False
 
-loglevel = os.environ.get("CDS_LOG_LEVEL", "INFO").lower()
+loglevel = _server.log_level.lower()
 errorlog = "-"
 # The application writes one JSON line per request (service.observability, with the service id and
 # the rules fired); gunicorn's access line would log every request a second time, so it is off
 # unless asked for (CDS_ACCESS_LOG=- or a file), e.g. to see requests the application never got.
-_access = os.environ.get("CDS_ACCESS_LOG", "off").strip()
-accesslog = None if _access.lower() in {"off", "none", "false", "0", ""} else _access
+accesslog = _server.access_log_target
 logger_class = JsonLogger
 # One JSON object per line. Only the path (%(U)s, PATH_INFO) is logged, never the request line or
 # query string, and no request header values: an Authorization header never reaches the log.
@@ -194,7 +172,7 @@ def _bounded_worker_class() -> type:
 
         def setblocking(self, flag: bool) -> None:
             if flag:
-                self.settimeout(float(os.environ.get("CDS_CLIENT_TIMEOUT", "") or 10))
+                self.settimeout(float(client_timeout))
             else:
                 super().setblocking(False)
 

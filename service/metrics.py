@@ -33,6 +33,8 @@ from prometheus_client import (
 )
 from prometheus_client import multiprocess as _multiprocess
 
+from .cardkeys import rule_id_of
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Set by `spasticity-cds serve` to the temporary multiprocess directory it made for one run;
 # gunicorn's `on_exit` hook (service.gunicorn_conf) removes that directory, and only that one.
@@ -180,11 +182,9 @@ def observe_request(endpoint: str, status: int, seconds: float, *, service: str 
 
 
 def observe_cards(cards: Iterable[Mapping[str, Any]]) -> None:
-    """Cards about to be returned. The rule id is `card["source"]["topic"]["code"]`."""
+    """Cards about to be returned, counted by rule id (`service.cardkeys.rule_id_of`) and indicator."""
     for card in cards:
-        source = card.get("source") if isinstance(card, Mapping) else None
-        topic = source.get("topic") if isinstance(source, Mapping) else None
-        rule = topic.get("code") if isinstance(topic, Mapping) else None
+        rule = rule_id_of(card) if isinstance(card, Mapping) else None
         indicator = card.get("indicator") if isinstance(card, Mapping) else None
         CARDS_ISSUED.labels(_label(rule), _label(indicator)).inc()
 

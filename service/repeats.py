@@ -18,9 +18,11 @@ an embedded (SQLite) install generates one per install in its data directory (`r
 mode 0600); a shared database (PostgreSQL, several replicas) requires `CDS_REPEAT_SECRET` so all
 replicas compute the same keys, and without it suppression is off (logged at start-up).
 
-The table lives in the service's database (so every replica sees the same overrides) but is owned
-here: `card_repeats` (card uuid, rule id, identity hash, encounter hash, issued at). The override
-itself is read from the store's `feedback` table, joined on the card uuid.
+The table lives in the service's database (so every replica sees the same overrides) and is
+declared with the others in service/store/schema.py (so the migrations create it): `card_repeats`
+(card uuid, rule id, identity hash, encounter hash, issued at). The override itself is read from the
+store's `feedback` table, joined on the card uuid. Rows are written by the service's one background
+writer (service/writer.py), off the hook's path; the guard's own threads only bound its reads.
 """
 
 from __future__ import annotations
@@ -32,41 +34,29 @@ import os
 import secrets
 import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Index, MetaData, String, Table, select, text
+from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 
+from .cardkeys import rule_id_of
 from .config import Config
 from .engine import Finding
-from .store import CARD_UUID_MAX, RULE_ID_MAX, UtcDateTime, _insert, feedback
+from .store import REPEAT_HASH_LENGTH, card_repeats, dialect_insert, feedback
 
 log = logging.getLogger(__name__)
 
 SECRET_FILE = "repeat-secret"
-HASH_LENGTH = 64  # hex SHA-256
-# Rows older than this are deleted on the way: an encounter longer than this shows its card again.
+HASH_LENGTH = REPEAT_HASH_LENGTH  # hex SHA-256
+# Rows older than this are deleted by the writer thread: an encounter longer than this shows its
+# card again.
 RETENTION = timedelta(days=14)
-_PG_SCHEMA_LOCK = 0x5CD5_0016
-
-metadata = MetaData()
-
-card_repeats = Table(
-    "card_repeats",
-    metadata,
-    Column("uuid", String(CARD_UUID_MAX), primary_key=True),
-    Column("rule_id", String(RULE_ID_MAX), nullable=False),
-    Column("subject", String(HASH_LENGTH), nullable=False),  # HMAC(patient, rule, draft ids)
-    Column("encounter", String(HASH_LENGTH), nullable=True),  # HMAC(patient, encounter id)
-    Column("issued_at", UtcDateTime, nullable=False),
-    Index("ix_card_repeats_subject", "subject"),
-    Index("ix_card_repeats_issued_at", "issued_at"),
-)
+PURGE_SECONDS = 600.0
 
 
 class RepeatConfigError(ValueError):
@@ -117,20 +107,28 @@ def resolve_secret(config: Config) -> bytes | None:
 class RepeatGuard:
     """Holds back overridden cards; remembers the identity of each card it lets through."""
 
-    def __init__(self, engine: Engine, secret: bytes, *, window: timedelta, timeout: float) -> None:
+    def __init__(
+        self, engine: Engine, secret: bytes, *, window: timedelta, timeout: float, writer: Any = None
+    ) -> None:
+        """`writer`: the service's `service.writer.BackgroundWriter` (rows are queued there, and it
+        purges old rows); None writes synchronously (tools, tests)."""
         self.engine = engine
         self.dialect = engine.dialect.name
         self._secret = secret
         self.window = window
         self.timeout = timeout
-        self._executor: ThreadPoolExecutor | None = None
+        self.writer = writer
+        self._executor: ThreadPoolExecutor | None = None  # bounded reads only
         self._pid = os.getpid()
         self._lock = threading.Lock()
-        self._pending: list[Future[Any]] = []  # writes not yet confirmed (remember is asynchronous)
-        self._create_schema()
+        self._unsettled = False  # rows queued on the writer and not yet known written
+        if writer is None:
+            self._create_schema()
+        else:  # the store makes the table with the rest of the schema, when the database answers
+            writer.every(PURGE_SECONDS, self.purge)
 
     @classmethod
-    def from_config(cls, config: Config, engine: Engine) -> RepeatGuard | None:
+    def from_config(cls, config: Config, engine: Engine, writer: Any = None) -> RepeatGuard | None:
         """The guard the configuration asks for, or None when suppression is off (or cannot work)."""
         if config.repeat_suppression.strip().lower() in {"off", "0", "false", "no"}:
             return None
@@ -142,7 +140,7 @@ class RepeatGuard:
             )
             return None
         window = timedelta(hours=config.repeat_window_hours)
-        return cls(engine, secret, window=window, timeout=config.repeat_timeout)
+        return cls(engine, secret, window=window, timeout=config.repeat_timeout, writer=writer)
 
     # -- identities --------------------------------------------------------------------------------
 
@@ -205,7 +203,7 @@ class RepeatGuard:
         rows = [
             {
                 "uuid": card["uuid"],
-                "rule_id": card["source"]["topic"]["code"],
+                "rule_id": rule_id_of(card),
                 "subject": subject,
                 "encounter": screened.encounter,
                 "issued_at": issued_at,
@@ -215,19 +213,28 @@ class RepeatGuard:
         ]
         if not rows:
             return
-        # Off the hook's path: the clinician needs seconds before an override can arrive, and a
-        # later call of this process waits for the write first (_settle).
-        future = self._executor_now().submit(self._insert, rows, issued_at)
-        future.add_done_callback(_log_failure)
+        if self.writer is None:
+            try:
+                self._insert(rows)
+            except Exception as exc:  # noqa: BLE001 - the cards were shown; only their record is lost
+                log.warning("repeat suppression could not record cards: %s", type(exc).__name__)
+            return
+        # Off the hook's path, on the service's one background writer: the clinician needs seconds
+        # before an override can arrive, and a later call of this process waits for the write
+        # first (_settle).
         with self._lock:
-            self._pending = [f for f in self._pending if not f.done()] + [future]
+            self._unsettled = True
+        self.writer.submit(card_repeats, rows, prompt=True)
 
     def _settle(self) -> None:
-        """Wait (within the timeout) for this process's own writes, so a repeat call sees them."""
+        """Wait (within the timeout) for this process's own queued rows, so a repeat call sees them."""
         with self._lock:
-            pending = [f for f in self._pending if not f.done()]
-        if pending:
-            wait(pending, timeout=self.timeout)
+            if not self._unsettled or self._pid != os.getpid():
+                self._unsettled = False
+                return
+        if self.writer.flush(timeout=self.timeout):
+            with self._lock:
+                self._unsettled = False
 
     # -- database ----------------------------------------------------------------------------------
 
@@ -236,7 +243,6 @@ class RepeatGuard:
             if self._executor is None or self._pid != os.getpid():  # none yet, or forked
                 self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cds-repeats")
                 self._pid = os.getpid()
-                self._pending = []
             return self._executor
 
     def _run(self, fn: Any, *args: Any) -> Any:
@@ -281,24 +287,26 @@ class RepeatGuard:
         # The last feedback wins: accepted after an override means the card may show again.
         return {subject for subject, (_, _, outcome) in latest.items() if outcome == "overridden"}
 
-    def _insert(self, rows: list[dict[str, Any]], now: datetime) -> None:
+    def _insert(self, rows: list[dict[str, Any]]) -> None:
         with self._begin(False) as conn, conn.begin():
             self._statement_timeout(conn)
-            conn.execute(_insert(self.dialect, card_repeats).values(rows).on_conflict_do_nothing())
-            conn.execute(card_repeats.delete().where(card_repeats.c.issued_at < now - RETENTION))
+            conn.execute(dialect_insert(self.dialect, card_repeats).values(rows).on_conflict_do_nothing())
+        self.purge(rows[0]["issued_at"])
+
+    def purge(self, now: datetime | None = None) -> int:
+        """Delete rows older than RETENTION (run every PURGE_SECONDS by the writer thread)."""
+        now = now or datetime.now(UTC)
+        with self.engine.begin() as conn:
+            result = conn.execute(card_repeats.delete().where(card_repeats.c.issued_at < now - RETENTION))
+        return int(result.rowcount or 0)
 
     def _create_schema(self) -> None:
+        """The table comes with the store's schema (migrations); a guard on a bare engine (tools,
+        tests) creates it itself."""
         with self.engine.begin() as conn:
-            if self.dialect == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SCHEMA_LOCK})
-            metadata.create_all(conn)
+            card_repeats.create(conn, checkfirst=True)
 
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
-
-def _log_failure(future: Future[Any]) -> None:
-    exc = future.exception()
-    if exc is not None:  # the cards were shown; only their repeat record is lost
-        log.warning("repeat suppression could not record cards: %s", type(exc).__name__)

@@ -107,17 +107,19 @@ class PhraseIndex:
         return found
 
 
-def parse_strength(name: str | None) -> tuple[float | None, float | None]:
-    """(mg per unit, mg per mL) stated in a product name such as "10 MG Oral Tablet" or "5 MG/ML"."""
+def parse_strength(name: str | None, mass_to_mg: Mapping[str, float]) -> tuple[float | None, float | None]:
+    """(mg per unit, mg per mL) stated in a product name such as "10 MG Oral Tablet" or "5 MG/ML".
+
+    `mass_to_mg`: the unit factors of cards/valuesets/units.json (lower-case keys), the one table."""
     if not name:
         return None, None
     match = _STRENGTH.search(name)
     if not match:
         return None, None
-    value = float(match.group(1))
-    unit = match.group(2).lower()
-    factor = {"g": 1000.0, "mg": 1.0, "mcg": 0.001, "ug": 0.001, "µg": 0.001}[unit]
-    mg = value * factor
+    factor = mass_to_mg.get(match.group(2).lower())
+    if factor is None:
+        return None, None
+    mg = float(match.group(1)) * factor
     if match.group(4):
         per = float(match.group(3)) if match.group(3) else 1.0
         return None, mg / per if per else None
@@ -318,7 +320,7 @@ class Terminology:
         strength_ml = next((p.strength_mg_per_ml for p in products if p.strength_mg_per_ml), None)
         if len(ingredients) == 1 and strength_mg is None and strength_ml is None:
             for text in concept.words():
-                strength_mg, strength_ml = parse_strength(text)
+                strength_mg, strength_ml = parse_strength(text, self.mass_to_mg)
                 if strength_mg or strength_ml:
                     break
         return Recognition(ingredients, route, strength_mg, strength_ml, name or sorted(ingredients)[0])

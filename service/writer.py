@@ -8,7 +8,8 @@ bounded in-memory queue and returns; one daemon thread per process drains the qu
 Interface (generic, so any table with an idempotent insert can use it)::
 
     writer = BackgroundWriter(store, capacity=10_000, batch_size=500)
-    writer.submit(table, rows)          # table: a sqlalchemy Table of service.store.metadata;
+    writer.submit(table, rows)          # table: a sqlalchemy Table of service.store.metadata
+                                        # (issued_cards, seen_jti, card_repeats: one writer);
                                         # rows: mappings of column name -> value (what
                                         # `conn.execute(insert(table), rows)` takes). Never blocks,
                                         # never raises; returns how many rows were queued.
@@ -110,8 +111,11 @@ class BackgroundWriter:
 
     # -- producer side (request threads) ---------------------------------------------------------
 
-    def submit(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Queue `rows` for `table`; returns how many fit (the rest are dropped and counted)."""
+    def submit(self, table: Table, rows: Sequence[Mapping[str, Any]], *, prompt: bool = False) -> int:
+        """Queue `rows` for `table`; returns how many fit (the rest are dropped and counted).
+
+        `prompt`: write at once instead of waiting up to `interval` for a fuller batch (rows another
+        replica may read within moments, such as repeat-suppression identities)."""
         if not rows:
             return 0
         with self._cond:
@@ -123,6 +127,7 @@ class BackgroundWriter:
             self.dropped += dropped
             depth = len(self._queue) + self._in_flight
             if accepted:
+                self._urgent = self._urgent or prompt
                 self._cond.notify_all()  # the writer times its batch from the first row it sees
         metrics.observe_writer(table.name, queued=len(accepted), dropped=dropped, depth=depth)
         if dropped:

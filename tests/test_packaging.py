@@ -48,6 +48,9 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
     )  # 9 seeds + 12 (2026-12)
     assert any(n.startswith("service/cards/valuesets/") and n.endswith(".json") for n in names)
     assert "service/cards/services.yaml" in names
+    # Start-up migrates the database: the Alembic environment and revisions ship in the wheel.
+    assert {"service/migrations/env.py", "service/migrations/script.py.mako"} <= names
+    assert "service/migrations/versions/0001_initial.py" in names
     assert {"service/schemas/cds-request.schema.json", "service/schemas/cds-response.schema.json",
             "service/schemas/contexts/order-sign.schema.json"} <= names  # fmt: skip
     # The admin pages' templates, stylesheet and the samples their card previews come from.

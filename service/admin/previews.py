@@ -20,6 +20,7 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from ..cardkeys import rule_id_of
 from ..check import load_samples
 from ..errors import CdsError
 from ..pipeline import evaluate_hook
@@ -78,7 +79,7 @@ def _evaluate(sample: Mapping[str, Any], runtime: Any) -> Example:
         response = evaluate_hook(sample["request"], service=service, runtime=preview_runtime)
     except CdsError as exc:
         return Example(sample["golden"], sample["expect"], sample["service"], None, exc.message)
-    card = next((c for c in response["cards"] if c["source"]["topic"]["code"] == rule), None)
+    card = next((c for c in response["cards"] if rule_id_of(c) == rule), None)
     return Example(sample["golden"], sample["expect"], sample["service"], card)
 
 

@@ -15,6 +15,7 @@ import orjson
 from flask import Blueprint, Response, current_app, g, request
 from flask.blueprints import BlueprintSetupState
 
+from ..cardkeys import rule_id_of
 from ..errors import NotFound
 from ..metrics import observe_cards, observe_held_back
 from ..pipeline import find, render_cards
@@ -33,7 +34,9 @@ def _build_guard(state: BlueprintSetupState) -> None:
     """Build the repeat guard at start-up (a bad CDS_REPEAT_SECRET fails here, not on a call)."""
     rt = state.app.extensions["cds"]
     engine = getattr(rt.store, "engine", None)
-    state.app.extensions[_GUARD] = RepeatGuard.from_config(rt.config, engine) if engine is not None else None
+    writer = getattr(rt, "writer", None)  # the one background writer also writes card_repeats
+    guard = RepeatGuard.from_config(rt.config, engine, writer) if engine is not None else None
+    state.app.extensions[_GUARD] = guard
 
 
 def _guard() -> RepeatGuard | None:
@@ -56,7 +59,7 @@ def call_service(service_id: str) -> Response:
     cards = render_cards(screened.shown, body=body, runtime=rt)
     response: dict[str, Any] = {"cards": cards}
     held = screened.held_rules()
-    g.rules_fired = [card["source"]["topic"]["code"] for card in cards]
+    g.rules_fired = [rule_id_of(card) for card in cards]
     g.rules_held_back = held
     if held:
         response["extension"] = {EXTENSION_KEY: {"heldBack": {"count": sum(held.values()), "rules": held}}}
