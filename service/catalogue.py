@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import predicates
+
 
 def _selector(selector: dict[str, Any]) -> str:
     what = selector.get("ingredients") or selector.get("classes") or []
@@ -19,12 +21,8 @@ def _indicator(rule: dict[str, Any]) -> str:
 
 
 def _when(predicate: dict[str, Any]) -> str:
-    ((name, arg),) = predicate.items()
-    if isinstance(arg, dict):
-        return f"{name}"
-    if isinstance(arg, list):
-        return f"{name} {'/'.join(str(a) for a in arg)}"
-    return f"{name} {arg}"
+    """A predicate as the catalogue reads it: the phrase its declaration gives."""
+    return predicates.phrase(predicate)
 
 
 STATUS_MEANING = {
