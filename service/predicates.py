@@ -412,6 +412,24 @@ def _latest_result_below(s: Subject, arg: Mapping[str, Any]) -> Result:
     return below, [Evidence("lab", lab=arg["lab"], observation=obs)] if below else []
 
 
+@predicate(
+    "latest_result_above",
+    _LAB_VALUE,
+    refs=_lab_ref,
+    phrase=lambda arg: f"latest {arg['lab']} above {arg['value']}",
+)
+def _latest_result_above(s: Subject, arg: Mapping[str, Any]) -> Result:
+    """The latest result of a lab value set exceeds a value: a bound such as "<60" never does."""
+    obs = s.facts.labs.get(arg["lab"])
+    if obs is None or obs.value is None:
+        return False, []
+    comparator = obs.comparator or ""
+    if comparator.startswith("<"):
+        return False, []
+    above = obs.value > arg["value"] or (comparator == ">=" and obs.value >= arg["value"])
+    return above, [Evidence("lab", lab=arg["lab"], observation=obs)] if above else []
+
+
 # ----------------------------------------------------------------------- doses
 def _pool(s: Subject, among: str) -> tuple[Drug, ...]:
     facts = s.facts
