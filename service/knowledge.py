@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from jsonschema import Draft202012Validator
@@ -23,6 +23,9 @@ from jsonschema.exceptions import best_match
 from . import predicates
 from .paths import data_path
 from .predicates import Ref
+
+if TYPE_CHECKING:  # imported when the knowledge is loaded (start-up order)
+    from .terminology import Terminology
 
 _VALUESET_TOKEN = re.compile(r"\{\{valueset:([a-z0-9,-]+)\}\}")
 FHIR_VERSIONS = ("DSTU2", "STU3", "R4")
@@ -46,7 +49,7 @@ class Knowledge:
     services: Mapping[str, Mapping[str, Any]]  # service id -> discovery entry
     templates: Mapping[str, str]  # prefetch key -> query (value-set tokens expanded)
     data_keys: Mapping[str, Mapping[str, tuple[str, ...]]]  # need -> FHIR version -> keys
-    terminology: Any  # service.terminology.Terminology
+    terminology: Terminology
     condition_valuesets: tuple[str, ...] = ()  # every condition value set a context uses
 
     @property
@@ -274,7 +277,7 @@ _SUGGESTION_TARGETS = {
 def _check_rule(
     rule: Mapping[str, Any],
     knowledge_parts: Mapping[str, Any],
-    terminology: Any,
+    terminology: Terminology,
 ) -> None:
     label = f"cards/rules/{rule['id']}.yaml"
     valuesets, sources = knowledge_parts["valuesets"], knowledge_parts["sources"]
@@ -312,7 +315,7 @@ def _cross_check(
     classes_doc: Mapping[str, Any],
     orders: Mapping[str, Any],
     services_doc: Mapping[str, Any],
-    terminology: Any,
+    terminology: Terminology,
 ) -> None:
     """References between files must resolve: a typo in a rule is a start-up error, not silence."""
     _check_contexts(classes_doc["contexts"], valuesets)
