@@ -419,14 +419,15 @@ def _latest_result_below(s: Subject, arg: Mapping[str, Any]) -> Result:
     phrase=lambda arg: f"latest {arg['lab']} above {arg['value']}",
 )
 def _latest_result_above(s: Subject, arg: Mapping[str, Any]) -> Result:
-    """The latest result of a lab value set exceeds a value: a bound such as "<60" never does."""
+    """The latest result of a lab value set is surely above a value: ">90" is above 90, ">=90" is
+    not (it may be 90), and a bound below ("<60", "<=60") never is."""
     obs = s.facts.labs.get(arg["lab"])
     if obs is None or obs.value is None:
         return False, []
     comparator = obs.comparator or ""
     if comparator.startswith("<"):
         return False, []
-    above = obs.value > arg["value"] or (comparator == ">=" and obs.value >= arg["value"])
+    above = obs.value > arg["value"] or (comparator == ">" and obs.value >= arg["value"])
     return above, [Evidence("lab", lab=arg["lab"], observation=obs)] if above else []
 
 
