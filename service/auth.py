@@ -635,8 +635,9 @@ def init_auth(app: Flask) -> None:
         if request.blueprint in app.extensions.get("cds.auth.own_credential", ()):
             return
         verifier = _verifier(app, rt.config)
+        store = rt.database()
         try:
-            claims = verifier.verify(request.headers.get("Authorization"), path=request.path, store=rt.store)
+            claims = verifier.verify(request.headers.get("Authorization"), path=request.path, store=store)
         except Rejected as exc:
             log.info("jwt rejected: %s", exc.category)
             raise Unauthorized() from None

@@ -23,6 +23,7 @@ from typing import Any
 from . import suggestions as build
 from .engine import Evidence, Finding, Scope
 from .facts import Drug
+from .knowledge import Knowledge
 from .records import Concept
 from .text import inline_markdown, plain_text
 
@@ -71,7 +72,9 @@ def _join(names: list[str]) -> str:
 
 
 class CardRenderer:
-    def __init__(self, knowledge: Any, uuid_factory: Callable[[], str], lookback_days: int = 90) -> None:
+    def __init__(
+        self, knowledge: Knowledge, uuid_factory: Callable[[], str], lookback_days: int = 90
+    ) -> None:
         self.knowledge = knowledge
         self.uuid = uuid_factory
         self.p = knowledge.presentation

@@ -2,29 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from . import predicates
+from .knowledge import Knowledge
 
-def _selector(selector: dict[str, Any]) -> str:
+
+def _selector(selector: Mapping[str, Any]) -> str:
     what = selector.get("ingredients") or selector.get("classes") or []
     routes = selector.get("routes")
     text = " or ".join(what)
     return f"{text} ({'/'.join(routes)})" if routes else f"{text} (any route)"
 
 
-def _indicator(rule: dict[str, Any]) -> str:
+def _indicator(rule: Mapping[str, Any]) -> str:
     spec = rule["indicator"]
     cases = [f"{c['value']} when {_when(c['when'])}" for c in spec.get("cases", [])]
     return ", ".join([spec["default"], *cases])
 
 
-def _when(predicate: dict[str, Any]) -> str:
-    ((name, arg),) = predicate.items()
-    if isinstance(arg, dict):
-        return f"{name}"
-    if isinstance(arg, list):
-        return f"{name} {'/'.join(str(a) for a in arg)}"
-    return f"{name} {arg}"
+def _when(predicate: Mapping[str, Any]) -> str:
+    """A predicate as the catalogue reads it: the phrase its declaration gives."""
+    return predicates.phrase(predicate)
 
 
 STATUS_MEANING = {
@@ -34,7 +34,7 @@ STATUS_MEANING = {
 }
 
 
-def _review(rule: dict[str, Any]) -> str:
+def _review(rule: Mapping[str, Any]) -> str:
     review = rule["review"]
     return (
         f"author {review['author']}; reviewer {review['reviewer']}; last reviewed"
@@ -42,7 +42,7 @@ def _review(rule: dict[str, Any]) -> str:
     )
 
 
-def render_markdown(knowledge: Any) -> str:
+def render_markdown(knowledge: Knowledge) -> str:
     """docs/RULES.md. A test regenerates it and fails when the committed file is stale."""
     lines = [
         "# Rules catalogue",
@@ -80,7 +80,7 @@ def render_markdown(knowledge: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_text(knowledge: Any) -> str:
+def render_text(knowledge: Knowledge) -> str:
     """A terminal listing: each rule with its trigger, indicator and evidence."""
     out = []
     for rule in knowledge.rules:

@@ -14,13 +14,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from . import predicates
 from .paths import data_path
+from .predicates import Ref
+
+if TYPE_CHECKING:  # imported when the knowledge is loaded (start-up order)
+    from .terminology import Terminology
 
 _VALUESET_TOKEN = re.compile(r"\{\{valueset:([a-z0-9,-]+)\}\}")
 FHIR_VERSIONS = ("DSTU2", "STU3", "R4")
@@ -44,7 +49,7 @@ class Knowledge:
     services: Mapping[str, Mapping[str, Any]]  # service id -> discovery entry
     templates: Mapping[str, str]  # prefetch key -> query (value-set tokens expanded)
     data_keys: Mapping[str, Mapping[str, tuple[str, ...]]]  # need -> FHIR version -> keys
-    terminology: Any  # service.terminology.Terminology
+    terminology: Terminology
     condition_valuesets: tuple[str, ...] = ()  # every condition value set a context uses
     optional_needs: frozenset[str] = frozenset()  # needs whose data may be missing (no 412)
 
@@ -202,39 +207,19 @@ def _expand(
     return _VALUESET_TOKEN.sub(codes, query)
 
 
-def _walk_predicates(node: Any) -> list[tuple[str, Any]]:
-    """Every (predicate name, argument) in a rule, however deeply nested."""
-    found: list[tuple[str, Any]] = []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in {"any", "all"}:
-                for item in value:
-                    found.extend(_walk_predicates(item))
-            elif key == "not":
-                found.extend(_walk_predicates(value))
-            else:
-                found.append((key, value))
-    return found
-
-
-def _rule_predicates(rule: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    preds: list[tuple[str, Any]] = []
+def _rule_predicates(rule: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Every top-level predicate of a rule: triggers, indicator cases, card conditions."""
+    preds: list[Mapping[str, Any]] = []
     for trigger in rule["triggers"]:
-        for p in trigger.get("require", []) + trigger.get("unless", []):
-            preds.extend(_walk_predicates(p))
-    for case in rule["indicator"].get("cases", []):
-        preds.extend(_walk_predicates(case["when"]))
+        preds.extend(trigger.get("require", []) + trigger.get("unless", []))
+    preds.extend(case["when"] for case in rule["indicator"].get("cases", []))
     card = rule["card"]
     for part in ("why", "consider"):
-        for para in card[part]:
-            preds.extend(_walk_predicates(para.get("when", {})))
+        preds.extend(para["when"] for para in card[part] if "when" in para)
     if isinstance(card["summary"], list):
-        for item in card["summary"]:
-            preds.extend(_walk_predicates(item.get("when", {})))
-    for s in card.get("suggestions", []):
-        preds.extend(_walk_predicates(s.get("when", {})))
-    for predicate in card.get("citations_when", {}).values():
-        preds.extend(_walk_predicates(predicate))
+        preds.extend(item["when"] for item in card["summary"] if "when" in item)
+    preds.extend(s["when"] for s in card.get("suggestions", []) if "when" in s)
+    preds.extend(card.get("citations_when", {}).values())
     return preds
 
 
@@ -268,37 +253,26 @@ def _check_orders(
             )
 
 
-def _predicate_problem(
-    name: str, arg: Any, contexts: Mapping[str, Any], valuesets: Mapping[str, Any], sources: Mapping[str, Any]
+def _reference_problem(
+    ref: Ref, contexts: Mapping[str, Any], valuesets: Mapping[str, Any], sources: Mapping[str, Any]
 ) -> str | None:
-    """What is wrong with one predicate's references, or None."""
-    if name == "context" and arg not in contexts:
-        return f"unknown context {arg!r}"
-    if name == "order_reason" and not _kind_is(valuesets, arg, "reason"):
-        return f"{arg!r} is not a reason value set"
-    labs = arg.get("labs", []) if name in {"no_recent_result", "latest_result_high"} else []
-    if name == "latest_result_below":
-        labs = [arg["lab"]]
-    for lab in labs:
-        if not _kind_is(valuesets, lab, "lab"):
-            return f"{lab!r} is not a lab value set"
-    if name == "daily_dose_above":
-        for limit in arg["limits"]:
-            if limit["source"] not in sources:
-                return f"unknown source {limit['source']!r}"
+    """What is wrong with one reference a predicate declares (service/predicates.py), or None.
+    Drug selectors are checked against the terminology separately (`_selectors`)."""
+    kind, target = ref
+    if kind == "context" and target not in contexts:
+        return f"unknown context {target!r}"
+    if kind in {"reason", "lab"} and not _kind_is(valuesets, target, kind):
+        return f"{target!r} is not a {kind} value set"
+    if kind == "source" and target not in sources:
+        return f"unknown source {target!r}"
     return None
 
 
 def _selectors(rule: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """Every drug selector a rule uses (triggers, predicates, suggestions)."""
     found = [t["new_order"] for t in rule["triggers"]]
-    for name, arg in _rule_predicates(rule):
-        if name in {"other_medication", "any_medication", "other_ingredient_medication", "order_is"}:
-            found.append(arg)
-        elif name in {"distinct_ingredients", "total_daily_dose", "order_daily_dose", "stops_or_reduces"}:
-            found.append(arg["of"])
-        elif name == "daily_dose_above":
-            found.extend(limit["of"] for limit in arg["limits"])
+    for predicate in _rule_predicates(rule):
+        found.extend(target for _, (kind, target) in predicates.references(predicate) if kind == "selector")
     found.extend(s["unless_present"] for s in rule["card"].get("suggestions", []) if "unless_present" in s)
     return found
 
@@ -313,7 +287,7 @@ _SUGGESTION_TARGETS = {
 def _check_rule(
     rule: Mapping[str, Any],
     knowledge_parts: Mapping[str, Any],
-    terminology: Any,
+    terminology: Terminology,
 ) -> None:
     label = f"cards/rules/{rule['id']}.yaml"
     valuesets, sources = knowledge_parts["valuesets"], knowledge_parts["sources"]
@@ -327,10 +301,11 @@ def _check_rule(
     for cite in rule["card"].get("citations_when", {}):
         if cite not in rule["card"]["citations"]:
             raise KnowledgeError(f"{label}: field card/citations_when: {cite!r} is not in card/citations")
-    for name, arg in _rule_predicates(rule):
-        problem = _predicate_problem(name, arg, knowledge_parts["contexts"], valuesets, sources)
-        if problem:
-            raise KnowledgeError(f"{label}: field {name}: {problem}")
+    for predicate in _rule_predicates(rule):
+        for name, ref in predicates.references(predicate):
+            problem = _reference_problem(ref, knowledge_parts["contexts"], valuesets, sources)
+            if problem:
+                raise KnowledgeError(f"{label}: field {name}: {problem}")
     for suggestion in rule["card"].get("suggestions", []):
         target = _SUGGESTION_TARGETS.get(suggestion["action"])
         if target and suggestion[target[0]] not in orders[target[1]]:
@@ -350,7 +325,7 @@ def _cross_check(
     classes_doc: Mapping[str, Any],
     orders: Mapping[str, Any],
     services_doc: Mapping[str, Any],
-    terminology: Any,
+    terminology: Terminology,
 ) -> None:
     """References between files must resolve: a typo in a rule is a start-up error, not silence."""
     _check_contexts(classes_doc["contexts"], valuesets)

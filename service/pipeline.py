@@ -26,6 +26,7 @@ from .fhir import (
 )
 from .metrics import observe_held
 from .records import MedicationEntry
+from .runtime import Runtime
 
 ORDERS_FIELD = {"medication-prescribe": "medications"}
 _SEVERITY = {"critical": 0, "warning": 1, "info": 2}
@@ -131,7 +132,7 @@ def _reference_index(resources: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def _missing_medications(
-    body: Mapping[str, Any], resources: Sequence[Mapping[str, Any]], runtime: Any, seconds: float
+    body: Mapping[str, Any], resources: Sequence[Mapping[str, Any]], runtime: Runtime, seconds: float
 ) -> list[dict[str, Any]]:
     """Medications that active orders point at but that neither the prefetch nor its `_include`
     carried: fetched in one batched search within what is left of the request's deadline."""
@@ -162,20 +163,20 @@ def _hold_back_experimental(findings: Sequence[engine.Finding]) -> list[engine.F
     return [f for f in findings if f.rule["status"] != "experimental"]
 
 
-def evaluate_hook(body: Mapping[str, Any], *, service: Mapping[str, Any], runtime: Any) -> dict[str, Any]:
+def evaluate_hook(body: Mapping[str, Any], *, service: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
     """The response for a validated hook request."""
     return {"cards": render_cards(find(body, service=service, runtime=runtime), body=body, runtime=runtime)}
 
 
 def render_cards(
-    findings: Sequence[engine.Finding], *, body: Mapping[str, Any], runtime: Any
+    findings: Sequence[engine.Finding], *, body: Mapping[str, Any], runtime: Runtime
 ) -> list[dict[str, Any]]:
     """The cards for findings, in order (a Found line shows in the first card that has it)."""
     renderer = CardRenderer(runtime.knowledge, runtime.uuid_factory, runtime.config.lab_lookback_days)
     return renderer.render_all(findings, patient_id=body["context"].get("patientId"))
 
 
-def find(body: Mapping[str, Any], *, service: Mapping[str, Any], runtime: Any) -> list[engine.Finding]:
+def find(body: Mapping[str, Any], *, service: Mapping[str, Any], runtime: Runtime) -> list[engine.Finding]:
     """The findings for a validated hook request (what the cards will be about)."""
     knowledge, config = runtime.knowledge, runtime.config
     if _count_prefetch(body) > config.max_prefetch_entries:

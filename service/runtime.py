@@ -8,28 +8,45 @@ path there, see `service.writer`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 
 from .config import Config
 
+if TYPE_CHECKING:  # the real classes, imported lazily at run time (start-up order, no cycles)
+    from .knowledge import Knowledge
+    from .prefetch import FhirFetcher
+    from .store import Store
+    from .writer import BackgroundWriter
+
 
 @dataclass(frozen=True)
 class Runtime:
     config: Config
-    knowledge: Any  # service.knowledge.Knowledge
-    store: Any  # service.store.Store
-    fetcher: Any  # service.prefetch.FhirFetcher
+    knowledge: Knowledge
+    store: Store | None  # None: nothing is recorded (`spasticity-cds evaluate`)
+    fetcher: FhirFetcher
     uuid_factory: Callable[[], str]
     clock: Callable[[], datetime]
-    writer: Any = None  # service.writer.BackgroundWriter; None: record synchronously (tests, tools)
+    writer: BackgroundWriter | None = None  # None: record synchronously (tests, tools)
 
-    def record_cards(self, service_id: str, cards: Any, issued_at: datetime, **extra: Any) -> None:
+    def database(self) -> Store:
+        """The store, for paths that only run in a server (which always has one): a runtime built
+        without a database (`spasticity-cds evaluate`) answers 503 there, never an AttributeError."""
+        if self.store is None:
+            from .store import StoreUnavailable
+
+            raise StoreUnavailable("this runtime has no database")
+        return self.store
+
+    def record_cards(
+        self, service_id: str, cards: Sequence[Mapping[str, Any]], issued_at: datetime, **extra: Any
+    ) -> None:
         """Record issued cards without waiting for (or failing because of) the database."""
         if self.writer is not None:
             self.writer.record_cards(service_id, cards, issued_at, **extra)

@@ -55,7 +55,7 @@ def post_feedback(service_id: str) -> Response:
     if runtime.writer is not None:
         runtime.writer.flush(timeout=_CARD_FLUSH_SECONDS)
     try:
-        stored = runtime.store.store_feedback(service_id, items, runtime.clock())
+        stored = runtime.database().store_feedback(service_id, items, runtime.clock())
     except StoreUnavailable:
         observe_feedback_unavailable()
         log.warning("feedback for %s refused: database unreachable", service_id)
