@@ -96,7 +96,7 @@ class _Settings:
 
     def __post_init__(self) -> None:
         hints = get_type_hints(type(self))
-        for f in fields(self):  # type: ignore[arg-type]
+        for f in fields(self):
             value = _check(f, hints[f.name], getattr(self, f.name))
             object.__setattr__(self, f.name, value)
 
@@ -107,7 +107,7 @@ class _Settings:
         env = os.environ if env is None else env
         hints = get_type_hints(cls)
         values: dict[str, Any] = {}
-        for f in fields(cls):  # type: ignore[arg-type]
+        for f in fields(cls):
             raw = env.get(env_name(f))
             if raw is None or raw.strip() == "":
                 continue
@@ -116,7 +116,7 @@ class _Settings:
         return cls(**values)
 
     def with_overrides(self: S, **overrides: Any) -> S:
-        return replace(self, **overrides)  # type: ignore[type-var]
+        return replace(self, **overrides)
 
 
 def _base_type(type_: Any) -> Any:
