@@ -1,7 +1,7 @@
 """The floor for this stack: a bare Flask app that reads the JSON body and returns fixed bytes.
 
 Served by `benchmarks/run.py` under the service's own gunicorn settings
-(`gunicorn -c python:service.gunicorn_conf floor_app:app`), so the service / floor ratio shows
+(`gunicorn -c python:spasticity_cds.gunicorn_conf floor_app:app`), so the service / floor ratio shows
 what the service costs beyond Flask, gunicorn, JSON parsing and the loopback itself.
 """
 

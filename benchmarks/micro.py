@@ -40,10 +40,10 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from service import create_app  # noqa: E402
-from service.config import Config  # noqa: E402
-from service.pipeline import evaluate_hook  # noqa: E402
-from service.validation import check_hook_request, parse_json_body  # noqa: E402
+from spasticity_cds import create_app  # noqa: E402
+from spasticity_cds.config import Config  # noqa: E402
+from spasticity_cds.pipeline import evaluate_hook  # noqa: E402
+from spasticity_cds.validation import check_hook_request, parse_json_body  # noqa: E402
 
 REQUESTS = HERE / "requests"
 KINDS = {
@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
             print(profile(runtime, args.profile, n))
             runtime.fetcher.close()
         return 0
-    from service.heap import settle_after_start_up
+    from spasticity_cds.heap import settle_after_start_up
 
     settle_after_start_up()  # as a gunicorn worker does (service/wsgi.py)
     result = run(args.iterations, args.fallback_iterations, list(args.kinds), SCALING_SIZES)

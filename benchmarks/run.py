@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/run.py --memory         # worker RSS over 100,000 requests of kind b
     .venv/bin/python benchmarks/run.py --results x --json out.json   # markdown table + raw JSON
 
-Both apps run as `gunicorn -c python:service.gunicorn_conf <app>` (the production settings: gthread
+Both apps run as `gunicorn -c python:spasticity_cds.gunicorn_conf <app>` (the production settings: gthread
 workers, 2 x CPUs + 1 of them, 4 threads, one JSON access line per request) on free loopback ports;
 the service with a temporary CDS_DATA_DIR (SQLite), auth off and a PROMETHEUS_MULTIPROC_DIR, as the
 image runs it. For every kind, connection count and run, the floor and then the service are loaded
@@ -247,7 +247,7 @@ class Server:
 
 
 def granian_workers(env: dict[str, str]) -> int:
-    from service.gunicorn_conf import cpu_count, default_workers
+    from spasticity_cds.gunicorn_conf import cpu_count, default_workers
 
     return int(env.get("CDS_WORKERS") or default_workers(cpu_count()))
 
@@ -276,7 +276,7 @@ def gunicorn(
             "PYTHONPATH": os.pathsep.join([str(REPO), str(HERE)]),
         }
     )
-    argv = [PYTHON, "-m", "gunicorn", "-c", "python:service.gunicorn_conf", "--chdir", str(REPO), app]
+    argv = [PYTHON, "-m", "gunicorn", "-c", "python:spasticity_cds.gunicorn_conf", "--chdir", str(REPO), app]
     if server == "granian":
         metrics = env.get("PROMETHEUS_MULTIPROC_DIR")
         if metrics:  # gunicorn's on_starting creates it; granian has no such hook
@@ -426,13 +426,13 @@ def load_runs(args: argparse.Namespace, wrk: str, workdir: Path) -> dict[str, An
     with ExitStack() as stack:
         floor = stack.enter_context(gunicorn("floor", "floor_app:app", floor_env(args.workers), workdir))
         service = stack.enter_context(
-            gunicorn("service", "service.wsgi:app", service_env(workdir, args.workers), workdir)
+            gunicorn("service", "spasticity_cds.wsgi:app", service_env(workdir, args.workers), workdir)
         )
         secured = (
             stack.enter_context(
                 gunicorn(
                     "service-jwt",
-                    "service.wsgi:app",
+                    "spasticity_cds.wsgi:app",
                     jwt_env(workdir, args.workers, clients),
                     workdir,
                     ready_path="/health",
@@ -451,7 +451,7 @@ def load_runs(args: argparse.Namespace, wrk: str, workdir: Path) -> dict[str, An
                 }
             )
             other = stack.enter_context(
-                gunicorn("granian", "service.wsgi:app", env, workdir, server="granian")
+                gunicorn("granian", "spasticity_cds.wsgi:app", env, workdir, server="granian")
             )
             check_service(other.base, kinds)
         apps = (floor, service, other) if other else (floor, service)
@@ -639,7 +639,7 @@ def rss_kib(pid: int) -> int:
 def memory_run(args: argparse.Namespace, wrk: str, workdir: Path) -> dict[str, Any]:
     """One worker (so every request lands in it) under kind b until `args.memory_requests` are served."""
     script = lua_script(workdir, "b")
-    with gunicorn("service", "service.wsgi:app", service_env(workdir, 1), workdir) as service:
+    with gunicorn("service", "spasticity_cds.wsgi:app", service_env(workdir, 1), workdir) as service:
         check_service(service.base, ["b"])
         url = f"{service.base}/cds-services/{KINDS['b'][1]}"
         warm = run_wrk(wrk, url, script, 8, 5)  # past start-up caches, lazy imports, pools
@@ -759,7 +759,7 @@ def main(argv: list[str] | None = None) -> int:
             if not args.no_micro:
                 from micro import SCALING_SIZES, format_report, run
 
-                from service.heap import settle_after_start_up
+                from spasticity_cds.heap import settle_after_start_up
 
                 settle_after_start_up()  # as a gunicorn worker does (service/wsgi.py)
                 scaling = SCALING_SIZES if args.scaling else None

@@ -17,7 +17,7 @@ from typing import Any
 
 
 def _serve(args: argparse.Namespace) -> int:
-    """exec gunicorn with service.gunicorn_conf.
+    """exec gunicorn with spasticity_cds.gunicorn_conf.
 
     Each gunicorn worker is its own process with its own metrics; unless the deployment names a
     PROMETHEUS_MULTIPROC_DIR (the image does), a fresh temporary one is made for this run so
@@ -36,7 +36,8 @@ def _serve(args: argparse.Namespace) -> int:
     ServerConfig.from_env(env)
     if not env.get(MULTIPROC_ENV):
         env[MULTIPROC_ENV] = env[SERVE_METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="spasticity-cds-metrics-")
-    command = [sys.executable, "-m", "gunicorn", "-c", "python:service.gunicorn_conf", "service.wsgi:app"]
+    settings, app = "python:spasticity_cds.gunicorn_conf", "spasticity_cds.wsgi:app"
+    command = [sys.executable, "-m", "gunicorn", "-c", settings, app]
     os.execvpe(command[0], command, env)
     return 0  # pragma: no cover - exec does not return
 

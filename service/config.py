@@ -10,7 +10,7 @@ choices and a one-line meaning. From that declaration come the parsing (`from_en
 (a bad value stops start-up with a message naming the variable: `CDS_TRUST_SANDBOX=ture`,
 `CDS_FHIR_TIMEOUT=-5` and `CDS_MAX_JSON_DEPTH=0` are refused, not guessed at) and the settings
 table in the README (`settings_markdown()`, kept equal by tests/ops/test_settings.py; rewrite it
-with `python -m service.config --write-readme`).
+with `python -m spasticity_cds.config --write-readme`).
 """
 
 from __future__ import annotations
@@ -403,7 +403,7 @@ def readme_with_settings(readme: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m service.config [--write-readme [PATH]]`: print or rewrite the settings table."""
+    """`python -m spasticity_cds.config [--write-readme [PATH]]`: print or rewrite the settings table."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "--write-readme":
         path = Path(args[1] if len(args) > 1 else "README.md")

@@ -1,6 +1,6 @@
 """gunicorn settings for every deployment: container image, compose, Kubernetes, `spasticity-cds serve`.
 
-Load it with `gunicorn -c python:service.gunicorn_conf service.wsgi:app`; the image's
+Load it with `gunicorn -c python:spasticity_cds.gunicorn_conf spasticity_cds.wsgi:app`; the image's
 `/app/gunicorn.conf.py` (docker/gunicorn.conf.py) only re-exports this module, so there is one
 source of truth. Every setting is read from the environment when the module is loaded, through
 `service.config.ServerConfig`: the one declaration of each variable, its default and its bounds
@@ -41,7 +41,7 @@ from typing import Any
 from gunicorn.glogging import Logger as _GunicornLogger
 from gunicorn.glogging import SafeAtoms as _SafeAtoms
 
-from service.config import ServerConfig
+from .config import ServerConfig
 
 MAX_DEFAULT_WORKERS = 8
 
@@ -120,7 +120,7 @@ class JsonLogger(_GunicornLogger):
 _server = ServerConfig.from_env()
 bind = [f"{_server.host}:{_server.port}"]
 workers = _server.workers or default_workers(cpu_count())
-worker_class = "service.gunicorn_conf.BoundedThreadWorker"
+worker_class = "spasticity_cds.gunicorn_conf.BoundedThreadWorker"
 client_timeout = _server.client_timeout
 # A 16 KiB token plus "Authorization: Bearer " fits; see the module docstring.
 limit_request_field_size = 16 * 1024 + 256
@@ -220,7 +220,7 @@ def worker_exit(server: Any, worker: Any) -> None:
     """Worker, as it exits gracefully: write what the background writer still holds (issued cards,
     JWT ids), bounded by a few seconds so a dead database cannot hold up a restart. `atexit` does
     the same for other servers; this hook runs first, while the worker's threads still exist."""
-    from service.writer import flush_all
+    from .writer import flush_all
 
     flush_all()
 

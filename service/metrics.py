@@ -7,7 +7,7 @@ Under gunicorn every worker is its own process. When `PROMETHEUS_MULTIPROC_DIR` 
 container image sets it), prometheus-client writes each worker's values to memory-mapped files in
 that directory and `exposition()` merges them, so one scrape sees the whole instance and not
 whichever worker happened to answer. The directory must exist and be emptied before the workers
-start; `service.gunicorn_conf` does both, and `child_exit` there marks dead workers. Without the
+start; `spasticity_cds.gunicorn_conf` does both, and `child_exit` there marks dead workers. Without the
 variable the ordinary in-process registry is used (tests, `flask run`). `spasticity-cds serve`
 outside the image makes a temporary directory per run, so its /metrics adds up all workers too.
 
@@ -37,7 +37,7 @@ from .cardkeys import rule_id_of
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Set by `spasticity-cds serve` to the temporary multiprocess directory it made for one run;
-# gunicorn's `on_exit` hook (service.gunicorn_conf) removes that directory, and only that one.
+# gunicorn's `on_exit` hook (spasticity_cds.gunicorn_conf) removes that directory, and only that one.
 SERVE_METRICS_DIR_ENV = "SPASTICITY_CDS_SERVE_METRICS_DIR"
 
 _TOKEN = re.compile(r"[^A-Za-z0-9_.:/<>-]")

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from service import create_app
-from service.config import Config
-from service.knowledge import Knowledge, load_knowledge
+from spasticity_cds import create_app
+from spasticity_cds.config import Config
+from spasticity_cds.knowledge import Knowledge, load_knowledge
 from tests.support.require import require_server
 
 __all__ = ["NOW", "REPO", "counting_uuids", "require_server"]

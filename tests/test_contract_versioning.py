@@ -18,7 +18,7 @@ def test_changelog_has_a_section_for_the_current_version() -> None:
 
 
 def test_service_version_matches_pyproject() -> None:
-    from service import __version__
+    from spasticity_cds import __version__
 
     assert __version__ == manifest.project_version(), "service.__version__ and pyproject.toml disagree"
 

@@ -52,14 +52,14 @@ def _response(case: str) -> dict[str, object]:
     """The service's answer to the golden request (not the recorded file: what the code says now)."""
     request = GOLDEN / f"{case}.request.json"
     done = subprocess.run(
-        [sys.executable, "-m", "service.cli", "evaluate", str(request)],
+        [sys.executable, "-m", "spasticity_cds.cli", "evaluate", str(request)],
         cwd=REPO, capture_output=True, text=True, check=True, timeout=120,
     )  # fmt: skip
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
 def main() -> int:
-    from service.render import render_html
+    from spasticity_cds.render import render_html
 
     OUT.mkdir(parents=True, exist_ok=True)
     browser = _chromium()

@@ -22,7 +22,7 @@ SCHEMA = REPO / "schemas" / "knowledge" / "rule.schema.json"
 
 def generate(current: dict[str, Any]) -> str:
     """The rule schema text with `$defs/predicate` taken from the predicate declarations."""
-    from service.predicates import schema_definition
+    from spasticity_cds.predicates import schema_definition
 
     schema = dict(current)
     schema["$defs"] = {**current["$defs"], "predicate": schema_definition()}

@@ -38,7 +38,7 @@ _STATE_FILE = "contract-state.json"
 
 @lru_cache(maxsize=1)
 def _states() -> dict[str, Any]:
-    """Named states and their fixture resources, from service/check_samples/contract-states.json."""
+    """Named states and their fixture resources, from spasticity_cds/check_samples/contract-states.json."""
     path = Path(__file__).resolve().parent.parent / "check_samples" / "contract-states.json"
     return dict(json.loads(path.read_text(encoding="utf-8"))["states"])
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from alembic import context
 
-from service.store.schema import metadata
+from spasticity_cds.store.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("run migrations through service.migrations.upgrade(connection)")
+    raise RuntimeError("run migrations through spasticity_cds.migrations.upgrade(connection)")
 
 context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
 with context.begin_transaction():

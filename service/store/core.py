@@ -27,7 +27,7 @@ from .schema import (
     schema_version,
 )
 
-log = logging.getLogger("service.store")
+log = logging.getLogger(__package__ or __name__)  # the store package, one logger for its modules
 
 _PG_SCHEMA_LOCK = 0x5CD5_0001
 SCHEMA_RETRY_FIRST = 0.5

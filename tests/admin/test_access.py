@@ -14,8 +14,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
 
-from service.admin.access import allowed
-from service.config import Config
+from spasticity_cds.admin.access import allowed
+from spasticity_cds.config import Config
 from tests.auth.tokens import BASE_URL, ISSUER, SigningKey, claims_for, sign
 
 TOKEN = "admin-token-0123456789abcdef"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from service.report import parse_since
+from spasticity_cds.report import parse_since
 from tests.admin.helpers import expected_cells, seed, table_rows
 from tests.conftest import NOW
 
@@ -59,7 +59,7 @@ def test_per_service_adds_up_to_the_per_rule_totals(seeded: Flask) -> None:
 
 
 def test_per_day_adds_up_and_covers_the_period(seeded: Flask) -> None:
-    from service.admin.analytics import build
+    from spasticity_cds.admin.analytics import build
 
     rt = seeded.extensions["cds"]
     data = build(rt.store, rt.knowledge, 30, lambda: NOW)

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 import requests
 
-from service.check import load_samples
-from service.knowledge import load_knowledge
-from service.store import Store
+from spasticity_cds.check import load_samples
+from spasticity_cds.knowledge import load_knowledge
+from spasticity_cds.store import Store
 from tests.admin.browser import axe_source, axe_violations, chromium, chromium_paths, full_page_screenshot
 from tests.admin.helpers import expected_cells, seed
 from tests.support.gunicorn import GunicornServer, running_gunicorn
@@ -65,7 +65,7 @@ def _live_traffic(server: GunicornServer) -> None:
 
 def _report_json(env: dict[str, str], days: int) -> dict[str, Any]:
     """`spasticity-cds report --json --since Nd`, the command the committee used before the page."""
-    command = [sys.executable, "-c", "import sys; from service.cli import main; sys.exit(main())"]
+    command = [sys.executable, "-c", "import sys; from spasticity_cds.cli import main; sys.exit(main())"]
     child = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")} | env
     child["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), child.get("PYTHONPATH")]))
     done = subprocess.run(  # noqa: S603 - fixed argv

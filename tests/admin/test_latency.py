@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from service import create_app
-from service.config import Config
+from spasticity_cds import create_app
+from spasticity_cds.config import Config
 from tests.admin.helpers import seed_bulk
 from tests.conftest import NOW, counting_uuids
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from service.admin.previews import render_markdown
+from spasticity_cds.admin.previews import render_markdown
 
 PAGES = ("/admin/", "/admin/rules", "/admin/rules/benzodiazepine-spasticity", "/admin/analytics")
 
@@ -113,7 +113,7 @@ def test_markdown_escapes_html_and_keeps_links_inert() -> None:
 
 
 def test_pages_hold_no_patient_identifiers(admin_client: Any, make_app: Callable[..., Flask]) -> None:
-    from service.check import load_samples
+    from spasticity_cds.check import load_samples
 
     ids = {s["request"]["context"].get("patientId") for s in load_samples()} - {None}
     for path in PAGES:

@@ -9,8 +9,8 @@ from typing import Any
 
 from flask import Flask
 
-from service.admin.previews import examples
-from service.check import load_samples
+from spasticity_cds.admin.previews import examples
+from spasticity_cds.check import load_samples
 from tests.conftest import REPO
 
 

@@ -9,14 +9,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from service.validation import validator
+from spasticity_cds.validation import validator
 from tests.api.helpers import BACLOFEN, DIAZEPAM, SANDBOX, als_condition, bundle, hook_request, order
 
 SCRIPT = Path(sys.executable).with_name("spasticity-cds")
 
 
 def run(*args: str, stdin: str | None = None, cwd: Path) -> subprocess.CompletedProcess[str]:
-    command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "service.cli"]
+    command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "spasticity_cds.cli"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")}
     env["CDS_DATA_DIR"] = str(cwd / "data")
     return subprocess.run(  # noqa: S603 - fixed argv
@@ -79,7 +79,7 @@ def test_rules_lists_nine_rules(tmp_path: Path) -> None:
 
 
 def test_version(tmp_path: Path) -> None:
-    from service import __version__
+    from spasticity_cds import __version__
 
     result = run("--version", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from service.text import inline_markdown, one_line, plain_text
+from spasticity_cds.text import inline_markdown, one_line, plain_text
 
 BREAKS = [
     "\r",

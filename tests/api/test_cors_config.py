@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from service.config import Config
+from spasticity_cds.config import Config
 
 PREFLIGHT = {
     "Access-Control-Request-Method": "POST",
@@ -36,7 +36,7 @@ def test_the_list_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("CDS_CORS_PRIVATE_NETWORK", "1")
     config = Config.from_env()
     assert config.cors_private_network is True
-    from service import cors_origin_list
+    from spasticity_cds import cors_origin_list
 
     assert cors_origin_list(config.cors_origins) == ["https://a.example.org", "https://b.example.org"]
     assert cors_origin_list("*") == "*"

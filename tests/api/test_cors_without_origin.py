@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-import service
-from service import create_app
-from service.config import Config
+import spasticity_cds
+from spasticity_cds import create_app
+from spasticity_cds.config import Config
 
 REPO = Path(__file__).resolve().parents[2]
 BODY = (REPO / "benchmarks" / "requests" / "b-diazepam-als-baclofen-order-sign.json").read_bytes()
@@ -41,7 +41,7 @@ def _headers(app: Any) -> list[tuple[int, dict[str, str]]]:
 def test_headers_equal_flask_cors_own(origins: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fast = create_app(Config(data_dir=str(tmp_path / "fast"), cors_origins=origins, log_level="WARNING"))
     with monkeypatch.context() as patch:
-        patch.setattr(service, "_skip_cors_work_without_origin", lambda app: None)
+        patch.setattr(spasticity_cds, "_skip_cors_work_without_origin", lambda app: None)
         plain = create_app(
             Config(data_dir=str(tmp_path / "plain"), cors_origins=origins, log_level="WARNING")
         )

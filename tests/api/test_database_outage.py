@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from service import create_app
-from service.config import Config
+from spasticity_cds import create_app
+from spasticity_cds.config import Config
 from tests.support.gunicorn import REPO_ROOT
 from tests.support.postgres import PostgresServer, free_port, running_postgres
 

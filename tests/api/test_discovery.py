@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from service.validation import validator
+from spasticity_cds.validation import validator
 
 TOKEN = re.compile(r"\{\{(.*?)\}\}")
 CDS_HOOKS_2_TOKENS = {

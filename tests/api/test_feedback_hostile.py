@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from service import create_app
-from service.config import Config
+from spasticity_cds import create_app
+from spasticity_cds.config import Config
 from tests.support.postgres import PostgresServer, postgres_server  # noqa: F401 - fixture
 
 GOOD = {"card": "c-1", "outcome": "overridden", "overrideReason": {"userComment": "fine"},

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from service.validation import validator
+from spasticity_cds.validation import validator
 from tests.api.helpers import (
     AMLODIPINE,
     BACLOFEN,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from service import create_app
-from service.config import Config
+from spasticity_cds import create_app
+from spasticity_cds.config import Config
 
 REPO = Path(__file__).resolve().parents[2]
 BODY = (REPO / "benchmarks" / "requests" / "b-diazepam-als-baclofen-order-sign.json").read_text()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.validation import validator
+from spasticity_cds.validation import validator
 from tests.api.helpers import PATIENT, TOKEN, als_condition, hook_request, order, url_for
 from tests.support.fhir_stub import FhirStub, StubResponse, searchset
 

@@ -24,10 +24,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import create_engine
 
-from service import create_app
-from service.config import Config
-from service.repeats import SECRET_FILE, RepeatConfigError, RepeatGuard
-from service.validation import validator
+from spasticity_cds import create_app
+from spasticity_cds.config import Config
+from spasticity_cds.repeats import SECRET_FILE, RepeatConfigError, RepeatGuard
+from spasticity_cds.validation import validator
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 DIAZEPAM_ALS = (

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from service.facts import age_on
-from service.fhir import patient_entry
-from service.validation import validator
+from spasticity_cds.facts import age_on
+from spasticity_cds.fhir import patient_entry
+from spasticity_cds.validation import validator
 from tests.api.helpers import AMLODIPINE, PATIENT, TOKEN, als_condition, hook_request, order, url_for
 from tests.support.fhir_stub import FhirStub, StubResponse, searchset
 

@@ -11,9 +11,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from flask import Flask
 
-from service import auth
-from service.config import Config
-from service.store import Store
+from spasticity_cds import auth
+from spasticity_cds.config import Config
+from spasticity_cds.store import Store
 from tests.auth.tokens import BASE_URL, ISSUER, SigningKey, build_app
 from tests.support.jwks_server import JwksServer
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from service.auth import JwtVerifier, Rejected
-from service.config import Config
-from service.prefetch import issuer_fhir_servers
+from spasticity_cds.auth import JwtVerifier, Rejected
+from spasticity_cds.config import Config
+from spasticity_cds.prefetch import issuer_fhir_servers
 from tests.auth.conftest import Keys
 from tests.auth.tokens import ISSUER, SERVICE, build_app, call, claims_for, sign
 from tests.support.jwks_server import JwksServer
@@ -85,11 +85,11 @@ def test_the_issuers_fhir_servers_are_set_for_its_requests_only(
 def test_start_up_warns_when_auth_is_on_without_a_fhir_server_allowlist(
     make_config: Callable[..., Config], jwks: JwksServer, store: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="service.auth"):
+    with caplog.at_level(logging.WARNING, logger="spasticity_cds.auth"):
         build_app(make_config(), store)
     assert "no FHIR-server allowlist" in caplog.text
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="service.auth"):
+    with caplog.at_level(logging.WARNING, logger="spasticity_cds.auth"):
         build_app(make_config(fhir_servers=(FHIR,)), store)
         build_app(object_config(make_config, jwks, fhirServers=[FHIR]), store)
     assert "no FHIR-server allowlist" not in caplog.text

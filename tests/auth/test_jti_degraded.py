@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from service import auth
-from service.auth import JwtVerifier, ReplayCache
-from service.store import StoreUnavailable
+from spasticity_cds import auth
+from spasticity_cds.auth import JwtVerifier, ReplayCache
+from spasticity_cds.store import StoreUnavailable
 
 
 class SlowDeadStore:

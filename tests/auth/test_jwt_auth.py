@@ -14,8 +14,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from service.config import Config
-from service.store import Store
+from spasticity_cds.config import Config
+from spasticity_cds.store import Store
 from tests.auth.conftest import Keys
 from tests.auth.tokens import (
     BASE_URL,
@@ -325,7 +325,7 @@ def test_log_names_the_category_only(client: Any, keys: Keys, caplog: pytest.Log
     good = sign(keys.es384, claims_for(SERVICE))
     assert_unauthorized(call(client, SERVICE, bad))
     assert call(client, SERVICE, good).status_code == 200
-    messages = [record.getMessage() for record in caplog.records if record.name == "service.auth"]
+    messages = [record.getMessage() for record in caplog.records if record.name == "spasticity_cds.auth"]
     assert messages == ["jwt rejected: bad-audience"]
     for token in (bad, good):
         for part in token.split("."):

@@ -7,9 +7,9 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 
-from service import create_app
-from service.auth import EXEMPT_PATHS, init_auth
-from service.config import Config
+from spasticity_cds import create_app
+from spasticity_cds.auth import EXEMPT_PATHS, init_auth
+from spasticity_cds.config import Config
 from tests.auth.conftest import Keys
 from tests.auth.tokens import DISCOVERY, FEEDBACK, call, claims_for, sign
 

@@ -16,10 +16,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.warnings import InsecureKeyLengthWarning
 
-from service import auth
-from service.auth import SANDBOX_ISSUER, SANDBOX_JKU, JwtVerifier, Rejected, normalise_url
-from service.config import Config
-from service.store import Store
+from spasticity_cds import auth
+from spasticity_cds.auth import SANDBOX_ISSUER, SANDBOX_JKU, JwtVerifier, Rejected, normalise_url
+from spasticity_cds.config import Config
+from spasticity_cds.store import Store
 from tests.auth.conftest import Keys
 from tests.auth.tokens import (
     BASE_URL,
@@ -189,7 +189,7 @@ def test_unreachable_jwks_is_refused_and_warned_about(
     verifier: JwtVerifier, keys: Keys, jwks: JwksServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     jwks.fail_with(503)
-    with caplog.at_level(logging.WARNING, logger="service.auth"):
+    with caplog.at_level(logging.WARNING, logger="spasticity_cds.auth"):
         assert rejection(verifier, sign(keys.es384, claims_for(SERVICE))) == "jwks-unavailable"
     assert f"jwks unavailable: {jwks.url}" in caplog.text
 

@@ -20,10 +20,10 @@ from typing import Any
 import jwt
 from flask import Flask, jsonify
 
-from service import auth, configure_cors
-from service.config import Config
-from service.errors import register_error_handlers
-from service.runtime import Runtime
+from spasticity_cds import auth, configure_cors
+from spasticity_cds.config import Config
+from spasticity_cds.errors import register_error_handlers
+from spasticity_cds.runtime import Runtime
 from tests.support.jwks_server import public_jwk
 
 ISSUER = "https://ehr.example.org/fhir"

@@ -57,9 +57,9 @@ def test_benchmark_tokens_pass_the_services_own_verifier(tmp_path: Path) -> None
     """run.py's JWT clients sign tokens the service (configured as run.py configures it) accepts once."""
     import run
 
-    from service.auth import JwtVerifier, Rejected
-    from service.config import Config
-    from service.store import Store
+    from spasticity_cds.auth import JwtVerifier, Rejected
+    from spasticity_cds.config import Config
+    from spasticity_cds.store import Store
 
     clients = [run.JwtClient.make("RS384"), run.JwtClient.make("ES384")]
     env = run.jwt_env(tmp_path, None, clients)

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from service.cards import DEFAULT_BUDGET, short_label
+from spasticity_cds.cards import DEFAULT_BUDGET, short_label
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 RESPONSES = sorted(GOLDEN.glob("*/*.response.json"))

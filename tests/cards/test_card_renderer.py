@@ -10,8 +10,8 @@ from typing import Any
 
 from flask import Flask
 
-from service.cards import CardRenderer, short_label
-from service.pipeline import find
+from spasticity_cds.cards import CardRenderer, short_label
+from spasticity_cds.pipeline import find
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 CASE = (

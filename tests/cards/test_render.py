@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from service.cli import main
-from service.render import render_html
+from spasticity_cds.cli import main
+from spasticity_cds.render import render_html
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 ALS = GOLDEN / "benzodiazepine-spasticity/fires-r4-sign-diazepam-als-on-baclofen-30-add-tizanidine"

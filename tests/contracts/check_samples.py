@@ -112,13 +112,13 @@ EMPTY = {"resourceType": "Bundle", "type": "searchset", "total": 0, "entry": []}
 
 
 def _services() -> dict[str, str]:
-    from service.knowledge import load_knowledge
+    from spasticity_cds.knowledge import load_knowledge
 
     return {s["hook"]: sid for sid, s in load_knowledge().services.items()}
 
 
 def _prefetch_keys() -> list[str]:
-    from service.knowledge import load_knowledge
+    from spasticity_cds.knowledge import load_knowledge
 
     discovery = load_knowledge().discovery()
     return sorted({key for s in discovery["services"] for key in s.get("prefetch", {})})

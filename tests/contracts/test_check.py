@@ -16,10 +16,10 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from service import create_app
-from service.check import SERVICES, load_samples
-from service.cli import main
-from service.config import Config
+from spasticity_cds import create_app
+from spasticity_cds.check import SERVICES, load_samples
+from spasticity_cds.cli import main
+from spasticity_cds.config import Config
 from tests.support.gunicorn import GunicornServer, running_gunicorn
 
 

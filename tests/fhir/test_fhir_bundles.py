@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from service.fhir import medication_index, resources_of
+from spasticity_cds.fhir import medication_index, resources_of
 
 PATIENT = {"resourceType": "Patient", "id": "p1"}
 MED_A = {"resourceType": "MedicationRequest", "id": "a", "status": "active"}

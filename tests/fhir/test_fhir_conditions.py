@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from service.fhir import condition_entries, resources_of
-from service.records import Coding, Concept, ConditionEntry
+from spasticity_cds.fhir import condition_entries, resources_of
+from spasticity_cds.records import Coding, Concept, ConditionEntry
 
 SCT = "http://snomed.info/sct"
 ALS = {"coding": [{"system": SCT, "code": "86044005", "display": "Amyotrophic lateral sclerosis"}]}

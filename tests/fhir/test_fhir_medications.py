@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from service.fhir import DSTU2, R4, STU3, medication_entries, models, resources_of
-from service.records import Coding, Concept, Dosage, MedicationEntry
+from spasticity_cds.fhir import DSTU2, R4, STU3, medication_entries, models, resources_of
+from spasticity_cds.records import Coding, Concept, Dosage, MedicationEntry
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 UCUM = "http://unitsofmeasure.org"

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from service.fhir import observation_entries
-from service.records import Coding, Concept, ObservationEntry
+from spasticity_cds.fhir import observation_entries
+from spasticity_cds.records import Coding, Concept, ObservationEntry
 
 LOINC = "http://loinc.org"
 ALT = {"coding": [{"system": LOINC, "code": "1742-6", "display": "ALT"}]}

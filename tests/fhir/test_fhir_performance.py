@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from service.fhir import (
+from spasticity_cds.fhir import (
     R4,
     condition_entries,
     medication_entries,

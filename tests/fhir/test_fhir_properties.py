@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from service.fhir import (
+from spasticity_cds.fhir import (
     R4,
     STU3,
     condition_entries,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from service.fhir import DSTU2, R4, STU3, fhir_version_of, normalise_version
+from spasticity_cds.fhir import DSTU2, R4, STU3, fhir_version_of, normalise_version
 
 ORDER = {"resourceType": "MedicationOrder", "status": "active"}
 R4_DOSE = {

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from service.fhir import unresolved_medication_ids
+from spasticity_cds.fhir import unresolved_medication_ids
 from tests.support.fhir_stub import FhirStub, StubResponse, searchset
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from service.facts import active_conditions, daily_mg, latest_labs
-from service.fhir import condition_entries, medication_entries, observation_entries
-from service.records import Concept
+from spasticity_cds.facts import active_conditions, daily_mg, latest_labs
+from spasticity_cds.fhir import condition_entries, medication_entries, observation_entries
+from spasticity_cds.records import Concept
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"

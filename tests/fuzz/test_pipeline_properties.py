@@ -18,7 +18,7 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.validation import validator
+from spasticity_cds.validation import validator
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 PATIENT = "pat-als-1"

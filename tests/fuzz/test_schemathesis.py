@@ -32,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from service.paths import data_path
+from spasticity_cds.paths import data_path
 
 MAX_EXAMPLES = 40
 SERVICE_OF_HOOK = {

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from service.validation import validator
+from spasticity_cds.validation import validator
 
 HERE = Path(__file__).resolve().parent
 CASES = sorted(HERE.glob("*/*.request.json"))

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from service.fhir import fhir_version_of, resources_of
+from spasticity_cds.fhir import fhir_version_of, resources_of
 
 GOLDEN = Path(__file__).parent
 PACKAGES = {"R4": "fhir.resources.R4B", "STU3": "fhir.resources.STU3"}

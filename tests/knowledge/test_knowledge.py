@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from service.catalogue import render_markdown
-from service.knowledge import KnowledgeError, load_knowledge
+from spasticity_cds.catalogue import render_markdown
+from spasticity_cds.knowledge import KnowledgeError, load_knowledge
 
 REPO = Path(__file__).resolve().parents[2]
 CARDS = REPO / "cards"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from service.knowledge import Knowledge, load_knowledge
-from service.predicates import PREDICATES, phrase, references, walk
+from spasticity_cds.knowledge import Knowledge, load_knowledge
+from spasticity_cds.predicates import PREDICATES, phrase, references, walk
 from tools.rule_schema import SCHEMA, generate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,7 +21,7 @@ def test_committed_rule_schema_is_generated_from_the_declarations() -> None:
 
 
 def test_every_predicate_the_rules_use_is_declared_and_dispatched(knowledge: Knowledge) -> None:
-    from service.knowledge import _rule_predicates
+    from spasticity_cds.knowledge import _rule_predicates
 
     used = {name for rule in knowledge.rules for p in _rule_predicates(rule) for name, _ in walk(p)}
     assert used <= set(PREDICATES)

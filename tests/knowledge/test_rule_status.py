@@ -22,12 +22,12 @@ import yaml
 from jsonschema import Draft202012Validator
 from prometheus_client import REGISTRY
 
-from service.catalogue import render_markdown, render_text
-from service.config import Config
-from service.knowledge import Knowledge
-from service.pipeline import evaluate_hook
-from service.prefetch import FhirFetcher
-from service.runtime import Runtime
+from spasticity_cds.catalogue import render_markdown, render_text
+from spasticity_cds.config import Config
+from spasticity_cds.knowledge import Knowledge
+from spasticity_cds.pipeline import evaluate_hook
+from spasticity_cds.prefetch import FhirFetcher
+from spasticity_cds.runtime import Runtime
 from tests.api.helpers import BACLOFEN, DIAZEPAM, als_condition, bundle, hook_request, order
 
 REPO = Path(__file__).resolve().parents[2]
@@ -99,12 +99,12 @@ def test_experimental_rule_is_evaluated_logged_and_counted_but_not_shown(
 ) -> None:
     trial = with_status(knowledge, {"benzodiazepine-spasticity": "experimental"})
     before = held("benzodiazepine-spasticity")
-    with caplog.at_level(logging.INFO, logger="service.pipeline"):
+    with caplog.at_level(logging.INFO, logger="spasticity_cds.pipeline"):
         shown = answer(trial, diazepam_for_als())
     assert shown == ["cns-depressant-combination"]
     assert held("benzodiazepine-spasticity") == before + 1
     assert held("cns-depressant-combination") == 0
-    [record] = [r for r in caplog.records if r.name == "service.pipeline"]
+    [record] = [r for r in caplog.records if r.name == "spasticity_cds.pipeline"]
     assert record.fields == {"rules_held": ["benzodiazepine-spasticity"]}  # type: ignore[attr-defined]
 
 

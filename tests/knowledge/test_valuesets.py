@@ -504,7 +504,7 @@ def test_concussion_is_not_a_traumatic_brain_injury_and_synthea_disorders_count(
 
 
 def test_renal_prefetch_query_asks_for_every_counted_code() -> None:
-    from service.knowledge import load_knowledge
+    from spasticity_cds.knowledge import load_knowledge
 
     query = load_knowledge().templates["renalLabs"]
     for c in load("egfr")["codes"]:

@@ -15,12 +15,12 @@ from typing import Any
 
 from flask import Blueprint, Flask, g, jsonify, request
 
-from service.api import status
-from service.config import Config
-from service.errors import NotFound, register_error_handlers
-from service.metrics import observe_cards
-from service.observability import configure_logging, init_observability
-from service.runtime import Runtime
+from spasticity_cds.api import status
+from spasticity_cds.config import Config
+from spasticity_cds.errors import NotFound, register_error_handlers
+from spasticity_cds.metrics import observe_cards
+from spasticity_cds.observability import configure_logging, init_observability
+from spasticity_cds.runtime import Runtime
 
 SERVICE_IDS = ("spasticity-order-select", "spasticity-order-sign")
 _DEFAULT: Any = object()

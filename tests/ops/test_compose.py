@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from service.config import Config
+from spasticity_cds.config import Config
 from tests.support.require import require_server
 
 from .conftest import DOCKER, REPO

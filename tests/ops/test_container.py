@@ -130,7 +130,7 @@ def test_image_builds_and_passes_the_conformance_check() -> None:
             time.sleep(0.5)
 
         check = subprocess.run(  # noqa: S603 - fixed argv
-            [sys.executable, "-m", "service.cli", "check", base_url],
+            [sys.executable, "-m", "spasticity_cds.cli", "check", base_url],
             capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         print(check.stdout)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from service.config import Config
+from spasticity_cds.config import Config
 
 
 def test_default_is_the_xdg_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,7 +39,7 @@ def test_a_fresh_start_writes_nothing_in_the_current_folder(tmp_path: Path) -> N
     cwd, xdg = tmp_path / "cwd", tmp_path / "xdg"
     cwd.mkdir()
     probe = (
-        "from service import create_app; c = create_app().test_client();"
+        "from spasticity_cds import create_app; c = create_app().test_client();"
         "print(c.get('/ready').status_code)"
     )
     env = {"XDG_DATA_HOME": str(xdg), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}

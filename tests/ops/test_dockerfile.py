@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import re
 import shlex
@@ -95,7 +96,7 @@ def test_runtime_settings() -> None:
     assert users and users[-1] == "${APP_UID}:${APP_UID}"
     assert re.search(r"^ARG APP_UID=(\d+)$", DOCKERFILE.read_text(), re.MULTILINE).group(1) != "0"  # type: ignore[union-attr]
     (cmd,) = [r for k, r in runtime if k == "CMD"]
-    assert cmd == '["gunicorn", "-c", "/app/gunicorn.conf.py", "service.wsgi:app"]'
+    assert cmd == '["gunicorn", "-c", "/app/gunicorn.conf.py", "spasticity_cds.wsgi:app"]'
     (health,) = [r for k, r in runtime if k == "HEALTHCHECK"]
     assert "urllib.request" in health and "/health" in health and "curl" not in health
 
@@ -141,7 +142,15 @@ def test_wheel_inputs_are_all_copied_into_the_builder() -> None:
     """hatchling needs everything [tool.hatch.build] names; a missing one breaks `pip wheel .`."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
     wheel = project["tool"]["hatch"]["build"]["targets"]["wheel"]
-    needed = {project["project"]["readme"], "pyproject.toml", *wheel["packages"], *wheel["force-include"]}
+    hook = wheel["hooks"]["custom"]["path"]
+    # hatch_build.py names the source folder and the data it puts into the wheel
+    names = {
+        node.targets[0].id: ast.literal_eval(node.value)
+        for node in ast.parse((REPO / hook).read_text()).body
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id in {"SOURCE", "DATA"}
+    }  # fmt: skip
+    needed = {project["project"]["readme"], "pyproject.toml", hook, names["SOURCE"], *names["DATA"]}
     copied = set()
     for keyword, rest in _stages()[0]:
         if keyword == "COPY":

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from gunicorn.config import Config as GunicornConfig
 
-from service import gunicorn_conf
+from spasticity_cds import gunicorn_conf
 
 from .conftest import DOCKER, REPO
 
@@ -108,7 +108,7 @@ def test_docker_config_file_is_valid_for_gunicorn() -> None:
         assert name in cfg.settings, f"{name} is not a gunicorn setting"
         cfg.set(name, values[name])
     assert set(gunicorn_conf.__all__) <= set(values)
-    assert cfg.worker_class_str == "service.gunicorn_conf.BoundedThreadWorker"
+    assert cfg.worker_class_str == "spasticity_cds.gunicorn_conf.BoundedThreadWorker"
     from gunicorn.workers.gthread import ThreadWorker
 
     assert issubclass(cfg.worker_class, ThreadWorker)  # gthread, with client sockets that time out

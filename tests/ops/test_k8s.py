@@ -13,7 +13,7 @@ import pytest
 import yaml
 from kubernetes_validate import utils as kv
 
-from service.config import Config
+from spasticity_cds.config import Config
 
 from .conftest import DOCKER
 

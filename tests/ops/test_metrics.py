@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
-from service import metrics
+from spasticity_cds import metrics
 
 from .conftest import REPO
 
@@ -76,7 +76,7 @@ def test_multiprocess_exposition_merges_processes(tmp_path: Path) -> None:
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory), "PYTHONPATH": str(REPO)}
     writer = textwrap.dedent(
         """
-        from service import metrics
+        from spasticity_cds import metrics
         metrics.observe_request("/cds-services/<service_id>", 200, 0.2, service="spasticity-order-sign")
         metrics.observe_cards([{"indicator": "warning", "source": {"topic": {"code": "r1"}}}])
         metrics.observe_feedback("accepted", 2)
@@ -91,7 +91,7 @@ def test_multiprocess_exposition_merges_processes(tmp_path: Path) -> None:
         """
         import json
         from prometheus_client.parser import text_string_to_metric_families
-        from service import metrics
+        from spasticity_cds import metrics
         body, content_type = metrics.exposition()
         samples = {
             s.name + json.dumps(s.labels, sort_keys=True): s.value

@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client import REGISTRY
 
-from service.observability import ACCESS_LOGGER, JsonFormatter, configure_logging
+from spasticity_cds.observability import ACCESS_LOGGER, JsonFormatter, configure_logging
 
 TOKEN = "eyJhbGciOiJFUzM4NCJ9.c2VjcmV0LXBheWxvYWQ.c2lnbmF0dXJlLXZhbHVl"
 
@@ -178,8 +178,8 @@ def test_formatter_never_copies_arbitrary_extras() -> None:
 
 def test_requests_rejected_by_an_earlier_hook_are_still_logged(capsys: pytest.CaptureFixture[str]) -> None:
     """JWT auth may run before observability's own before_request and abort with 401."""
-    from service.errors import Unauthorized, register_error_handlers
-    from service.observability import init_observability
+    from spasticity_cds.errors import Unauthorized, register_error_handlers
+    from spasticity_cds.observability import init_observability
 
     app = Flask("auth-first")
     configure_logging("INFO")

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from service.api.status import PUBLIC_PATHS
-from service.metrics import METRIC_NAMES
+from spasticity_cds.api.status import PUBLIC_PATHS
+from spasticity_cds.metrics import METRIC_NAMES
 
 TOKEN = "eyJhbGciOiJFUzM4NCIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJ4In0.bm90LWEtc2lnbmF0dXJl"
 

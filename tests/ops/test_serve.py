@@ -47,7 +47,7 @@ def test_serve_aggregates_metrics_of_all_workers_and_logs_each_request_once(tmp_
     env.update(TMPDIR=str(tmp), XDG_DATA_HOME=str(tmp_path / "xdg"), HOME=str(tmp_path))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    argv = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+    argv = [sys.executable, "-m", "spasticity_cds.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
             "--workers", "2"]  # fmt: skip
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 - fixed argv

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from service import create_app, gunicorn_conf
-from service.config import (
+from spasticity_cds import create_app, gunicorn_conf
+from spasticity_cds.config import (
     OTHER_VARIABLES,
     Config,
     ServerConfig,
@@ -88,7 +88,7 @@ def test_the_command_line_names_the_variable(tmp_path: Path) -> None:
     request = tmp_path / "request.json"
     request.write_text("{}")
     result = subprocess.run(
-        [sys.executable, "-m", "service.cli", "evaluate", str(request)],
+        [sys.executable, "-m", "spasticity_cds.cli", "evaluate", str(request)],
         env={"CDS_FHIR_TIMEOUT": "-5", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
         capture_output=True,
         text=True,
@@ -134,7 +134,7 @@ def test_every_setting_has_a_meaning() -> None:
 
 def test_readme_table_is_generated_from_the_declaration() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert readme_with_settings(readme) == readme, "run: python -m service.config --write-readme"
+    assert readme_with_settings(readme) == readme, "run: python -m spasticity_cds.config --write-readme"
 
 
 def test_every_variable_the_code_reads_is_declared() -> None:

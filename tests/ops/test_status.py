@@ -7,9 +7,9 @@ import re
 import pytest
 from flask.testing import FlaskClient
 
-from service import version as version_module
-from service.api.status import PUBLIC_PATHS
-from service.metrics import METRIC_NAMES
+from spasticity_cds import version as version_module
+from spasticity_cds.api.status import PUBLIC_PATHS
+from spasticity_cds.metrics import METRIC_NAMES
 
 from .fakeapp import FakeStore, build_app
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from service import __version__
-from service import version as v
+from spasticity_cds import __version__
+from spasticity_cds import version as v
 from tests.support.require import require_server
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from service.config import Config
-from service.prefetch import FhirFetcher
+from spasticity_cds.config import Config
+from spasticity_cds.prefetch import FhirFetcher
 from tests.support.fhir_stub import FhirStub
 
 

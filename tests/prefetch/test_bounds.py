@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from service.errors import PreconditionFailed
-from service.prefetch import FhirFetcher
+from spasticity_cds.errors import PreconditionFailed
+from spasticity_cds.prefetch import FhirFetcher
 from tests.prefetch.helpers import TEMPLATES, TOKEN, hook_request
 from tests.support.fhir_stub import FhirStub, MiB, StubResponse, redirect, searchset
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from service.errors import BadRequest, PreconditionFailed
-from service.prefetch import FhirFetcher
+from spasticity_cds.errors import BadRequest, PreconditionFailed
+from spasticity_cds.prefetch import FhirFetcher
 from tests.prefetch.helpers import PATIENT_ID, TEMPLATES, TOKEN, hook_request
 from tests.support.fhir_stub import FhirStub, RecordedRequest, StubResponse, outcome, searchset
 
@@ -501,7 +501,7 @@ def test_logs_carry_key_status_latency_but_no_token_or_patient(
     fetcher.gather(templates=TEMPLATES, needed=["conditions"], request=hook_request(fhir.base_url))
     with pytest.raises(PreconditionFailed):
         fetcher.gather(templates=TEMPLATES, needed=["meds"], request=hook_request(fhir.base_url))
-    ours = [r.getMessage() for r in caplog.records if r.name.startswith("service.")]
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("spasticity_cds.")]
     assert any("key=conditions status=200" in m for m in ours)
     assert any("key=meds status=500" in m for m in ours)
     everything = "\n".join(r.getMessage() for r in caplog.records)
@@ -509,7 +509,7 @@ def test_logs_carry_key_status_latency_but_no_token_or_patient(
 
 
 def test_close_is_idempotent_and_gather_after_close_fails(fhir: FhirStub) -> None:
-    from service.config import Config
+    from spasticity_cds.config import Config
 
     with FhirFetcher(Config()) as fetcher:
         pass

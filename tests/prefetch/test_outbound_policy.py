@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from service import metrics
-from service.errors import PreconditionFailed
-from service.prefetch import FhirFetcher, fhir_server_allowed, issuer_fhir_servers
+from spasticity_cds import metrics
+from spasticity_cds.errors import PreconditionFailed
+from spasticity_cds.prefetch import FhirFetcher, fhir_server_allowed, issuer_fhir_servers
 from tests.prefetch.helpers import PATIENT_ID, TEMPLATES, hook_request
 from tests.support.fhir_stub import FhirStub, searchset
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.prefetch import UnresolvableToken, interpret_given, render_template
+from spasticity_cds.prefetch import UnresolvableToken, interpret_given, render_template
 
 CONTEXT = {
     "patientId": "p 1/2?x&y",

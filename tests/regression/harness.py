@@ -27,8 +27,8 @@ from typing import Any
 
 import yaml
 
-from service import create_app
-from service.config import Config
+from spasticity_cds import create_app
+from spasticity_cds.config import Config
 
 from . import oracle
 from .drafts import DRUGS, build_draft, regimen_for

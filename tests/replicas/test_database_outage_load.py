@@ -33,7 +33,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from service.store import Store
+from spasticity_cds.store import Store
 from tests.support.gunicorn import REPO_ROOT, GunicornServer, start_gunicorn
 from tests.support.jwks_server import public_jwk
 from tests.support.nginx import SKIP_MESSAGE as NGINX_SKIP
@@ -94,7 +94,7 @@ def outage_topology(
                 "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
             }
             return start_gunicorn(workers=2, env=env, ready_path="/health",
-                                  extra_args=("-c", "python:service.gunicorn_conf"))  # fmt: skip
+                                  extra_args=("-c", "python:spasticity_cds.gunicorn_conf"))  # fmt: skip
 
         with ThreadPoolExecutor(max_workers=2) as pool:
             futures = {name: pool.submit(replica, name) for name in ("A", "B")}

@@ -35,7 +35,7 @@ SLOW_CLIENTS = 8
 def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GunicornServer, NginxServer]]:
     data = tmp_path_factory.mktemp("slow")
     env = {"CDS_DATA_DIR": str(Path(data)), "CDS_THREADS": "2", "CDS_MAX_BODY_BYTES": "100000"}
-    server = start_gunicorn(workers=1, env=env, extra_args=("-c", "python:service.gunicorn_conf"))
+    server = start_gunicorn(workers=1, env=env, extra_args=("-c", "python:spasticity_cds.gunicorn_conf"))
     try:
         with running_nginx([server.port]) as proxy:
             yield server, proxy

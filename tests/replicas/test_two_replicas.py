@@ -1,7 +1,7 @@
 """Two replicas on one machine, for real: nginx -> two gunicorn instances -> one PostgreSQL.
 
 This is the compose / Kubernetes topology shrunk onto loopback: a real PostgreSQL server, two
-gunicorn instances of `service.wsgi:app` (two workers each) on different ports sharing it, and the
+gunicorn instances of `spasticity_cds.wsgi:app` (two workers each) on different ports sharing it, and the
 Debian nginx balancing round-robin between them. JWT auth is on (CDS_AUTH=jwt, a local JWKS file),
 with CDS_BASE_URL the nginx address, so every token's `aud` is the URL the client called.
 
@@ -42,7 +42,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from service.store import Store
+from spasticity_cds.store import Store
 from tests.support.gunicorn import REPO_ROOT, GunicornServer, start_gunicorn
 from tests.support.jwks_server import public_jwk
 from tests.support.nginx import NginxServer, running_nginx
@@ -153,7 +153,7 @@ def report_cli(database_url: str, data_dir: Path) -> dict[str, Any]:
     env.update(CDS_DATABASE_URL=database_url, CDS_DATA_DIR=str(data_dir),
                PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])))  # fmt: skip
     done = subprocess.run(  # noqa: S603 - fixed argv, no shell
-        [sys.executable, "-m", "service.cli", "report", "--json"],
+        [sys.executable, "-m", "spasticity_cds.cli", "report", "--json"],
         capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

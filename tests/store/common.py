@@ -11,8 +11,8 @@ from types import SimpleNamespace
 
 from flask import Flask
 
-from service.config import Config
-from service.store import Store
+from spasticity_cds.config import Config
+from spasticity_cds.store import Store
 
 HOOKS = ("order-select", "order-sign", "medication-prescribe")
 FIXED_NOW = datetime(2026, 11, 21, 14, 0, 0, tzinfo=UTC)
@@ -25,11 +25,11 @@ def sqlite_url(tmp_path: Path) -> str:
 
 def build_full_app(store: Store, clock: Callable[[], datetime], data_dir: Path) -> Flask:
     """The real service (`create_app`) on the database of `store`, using `store` itself."""
-    from service import create_app
+    from spasticity_cds import create_app
 
     app = create_app(Config(database_url=store.url, data_dir=str(data_dir)), clock=clock)
     # One store per test: swap the app's own (same database) for the fixture's and close the other.
-    from service.writer import BackgroundWriter
+    from spasticity_cds.writer import BackgroundWriter
 
     runtime = app.extensions["cds"]
     runtime.writer.close()
@@ -44,9 +44,9 @@ def build_blueprint_app(store: Store, clock: Callable[[], datetime], data_dir: P
     It holds exactly what the endpoint reads (config, the known services, store, clock), so the
     endpoint is tested on its own; the same tests run on the full app too (`build_full_app`).
     """
-    from service.api import feedback
-    from service.errors import register_error_handlers
-    from service.runtime import Runtime
+    from spasticity_cds.api import feedback
+    from spasticity_cds.errors import register_error_handlers
+    from spasticity_cds.runtime import Runtime
 
     config = Config(database_url=store.url, data_dir=str(data_dir))
     app = Flask("feedback-test")

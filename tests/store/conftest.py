@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from service.store import Store
+from spasticity_cds.store import Store
 from tests.store.common import FIXED_NOW, build_blueprint_app, build_full_app, sqlite_url
 from tests.support.postgres import PostgresServer, postgres_server  # noqa: F401 - fixture
 

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from service import metrics
-from service.auth import JwtVerifier, ReplayCache
-from service.store import Store, StoreUnavailable, issued_card_rows, issued_cards, seen_jti
-from service.writer import BackgroundWriter
+from spasticity_cds import metrics
+from spasticity_cds.auth import JwtVerifier, ReplayCache
+from spasticity_cds.store import Store, StoreUnavailable, issued_card_rows, issued_cards, seen_jti
+from spasticity_cds.writer import BackgroundWriter
 from tests.store.common import FIXED_NOW
 from tests.support.postgres import PostgresServer, free_port, running_postgres
 

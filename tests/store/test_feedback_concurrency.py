@@ -1,6 +1,6 @@
 """Feedback is never lost: 500 concurrent posts through gunicorn with 2 workers, all stored.
 
-Runs the real service (`service.wsgi:app`) under gunicorn, so two processes with their own
+Runs the real service (`spasticity_cds.wsgi:app`) under gunicorn, so two processes with their own
 connection pools write to one database at once: SQLite (WAL + busy timeout + BEGIN IMMEDIATE) and
 a real PostgreSQL. Every post must answer 200 and every item must be in the database afterwards;
 re-sending items must not add rows. The figures measured are printed (`pytest -s` shows them).
@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import requests
 
-from service.store import Store
+from spasticity_cds.store import Store
 from tests.store.common import sqlite_url
 from tests.support.gunicorn import running_gunicorn
 

@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from service.runtime import Runtime
-from service.store import Store
+from spasticity_cds.runtime import Runtime
+from spasticity_cds.store import Store
 from tests.store.common import FIXED_NOW, service_id_for
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -15,9 +15,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import Engine
 
-from service.migrations import INITIAL_REVISION, head_revision
-from service.migrations.initial_schema import initial_metadata
-from service.store import SCHEMA_VERSION, Store, StoreError, issued_cards, metadata, schema_version
+from spasticity_cds.migrations import INITIAL_REVISION, head_revision
+from spasticity_cds.migrations.initial_schema import initial_metadata
+from spasticity_cds.store import SCHEMA_VERSION, Store, StoreError, issued_cards, metadata, schema_version
 from tests.store.common import sqlite_url
 from tests.support.postgres import PostgresServer, running_postgres
 

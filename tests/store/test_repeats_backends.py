@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from service import create_app
-from service.config import Config
+from spasticity_cds import create_app
+from spasticity_cds.config import Config
 from tests.api.test_repeats import BENZO, DIAZEPAM_ALS, SECRET, Clock, _call, _feedback, _request, _rules
 from tests.store.common import sqlite_url
 

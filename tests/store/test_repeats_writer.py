@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from service.repeats import RETENTION, RepeatGuard, Screened
-from service.store import Store, card_repeats
-from service.writer import BackgroundWriter
+from spasticity_cds.repeats import RETENTION, RepeatGuard, Screened
+from spasticity_cds.store import Store, card_repeats
+from spasticity_cds.writer import BackgroundWriter
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 NOW = datetime(2026, 11, 21, 14, 0, tzinfo=UTC)

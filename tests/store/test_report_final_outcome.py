@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from service.cli import main
-from service.report import format_table, with_reason_displays
-from service.store import REPORT_COUNTING, Store
+from spasticity_cds.cli import main
+from spasticity_cds.report import format_table, with_reason_displays
+from spasticity_cds.store import REPORT_COUNTING, Store
 from tests.store.common import FIXED_NOW, sqlite_url
 
 RULE = "benzodiazepine-spasticity"

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from service.report import format_json, format_table, parse_since
-from service.store import Store
+from spasticity_cds.report import format_json, format_table, parse_since
+from spasticity_cds.store import Store
 from tests.store.common import FIXED_NOW
 
 SYSTEM = "https://spasticity-cds.example.org/override-reason"

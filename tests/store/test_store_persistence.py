@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import MetaData, inspect, select, update
 
-from service.store import (
+from spasticity_cds.store import (
     REPORT_COUNTING,
     SCHEMA_VERSION,
     Store,

@@ -30,7 +30,7 @@ import requests
 from .postgres import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_APP = "service.wsgi:app"
+DEFAULT_APP = "spasticity_cds.wsgi:app"
 
 
 class GunicornFailed(RuntimeError):

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.validation import _schema, fast_validator, validator
+from spasticity_cds.validation import _schema, fast_validator, validator
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMAS = [
@@ -187,8 +187,8 @@ def test_compiled_validator_agrees_with_jsonschema_on_shapes_from_the_schema(nam
 
 
 def test_a_lone_surrogate_is_judged_by_jsonschema_not_lost_in_rust() -> None:
-    from service.errors import BadRequest
-    from service.validation import check, parse_json_body
+    from spasticity_cds.errors import BadRequest
+    from spasticity_cds.validation import check, parse_json_body
 
     body = parse_json_body(b'{"hookInstance": "x\\ud800", "hook": "order-sign"}', "application/json", 64)
     assert body["hookInstance"] == "x\ud800"  # the standard library reads what orjson refuses

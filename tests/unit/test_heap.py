@@ -7,13 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from service.heap import THRESHOLDS
+from spasticity_cds.heap import THRESHOLDS
 
 REPO = Path(__file__).resolve().parents[2]
 
 PROBE = """
 import gc, json
-import service.wsgi
+import spasticity_cds.wsgi
 print(json.dumps({"frozen": gc.get_freeze_count(), "thresholds": gc.get_threshold()}))
 """
 

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.validation import _depth
+from spasticity_cds.validation import _depth
 
 _TEXT = st.text(alphabet=st.sampled_from(list('ab[]{}"\\\n/ é')), max_size=8)
 _JSON = st.recursive(

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 import yaml
 
-from service.catalogue import render_text
-from service.engine import Scope
-from service.knowledge import KnowledgeError, load_knowledge
-from service.predicates import Evidence
-from service.records import Concept, ObservationEntry
+from spasticity_cds.catalogue import render_text
+from spasticity_cds.engine import Scope
+from spasticity_cds.knowledge import KnowledgeError, load_knowledge
+from spasticity_cds.predicates import Evidence
+from spasticity_cds.records import Concept, ObservationEntry
 
 REPO = Path(__file__).resolve().parents[2]
 RULE = "baclofen-renal-impairment"

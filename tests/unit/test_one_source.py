@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from service import auth, fhirclient
-from service.cardkeys import rule_id_of
-from service.paths import data_path
-from service.terminology import parse_strength
+from spasticity_cds import auth, fhirclient
+from spasticity_cds.cardkeys import rule_id_of
+from spasticity_cds.paths import data_path
+from spasticity_cds.terminology import parse_strength
 
 
 @pytest.mark.parametrize(

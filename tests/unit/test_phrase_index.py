@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.terminology import PhraseIndex, _word_pattern
+from spasticity_cds.terminology import PhraseIndex, _word_pattern
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 

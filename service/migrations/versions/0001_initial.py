@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from service.migrations.initial_schema import initial_metadata
+from spasticity_cds.migrations.initial_schema import initial_metadata
 
 revision: str = "0001_initial"
 down_revision: str | None = None
