@@ -244,6 +244,10 @@ def test_two_replicas_sharing_the_database_agree(tmp_path: Path, clock: Clock) -
 
     a, b = replica("a"), replica("b")
     first = _call(a, _request(DIAZEPAM_ALS, "order-select"))
+    # Replica a records what it showed off the hook path; a clinician needs seconds to override,
+    # in which its writer has long written the rows (flushed here instead of waiting).
+    writer = a.application.extensions["cds"].writer
+    assert writer is not None and writer.flush(timeout=5)
     _feedback(b, first["cards"][0], "overridden", clock.now, "spasticity-order-select")
     assert _call(b, _request(DIAZEPAM_ALS))["cards"] == []
 

@@ -32,6 +32,9 @@ def test_override_on_one_replica_holds_the_card_back_on_another(tmp_path: Path, 
     a, b = _replica(tmp_path, "a", database_url, clock), _replica(tmp_path, "b", database_url, clock)
     first = _call(a, _request(DIAZEPAM_ALS, "order-select"))
     assert _rules(first) == [BENZO]
+    # a records what it showed off the hook path; the clinician's seconds before an override let
+    # its writer finish (flushed here rather than slept).
+    assert a.application.extensions["cds"].writer.flush(timeout=5)
     _feedback(b, first["cards"][0], "overridden", clock.now, "spasticity-order-select")
     assert _call(b, _request(DIAZEPAM_ALS))["cards"] == []
     assert _call(a, _request(DIAZEPAM_ALS))["cards"] == []
