@@ -30,7 +30,10 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from valuesets_second_set import second_set_valuesets  # noqa: E402  (the second set's builder, tools/)
+from valuesets_second_set import (  # noqa: E402  (the second set's builders, tools/)
+    second_set_forms,
+    second_set_valuesets,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCE = REPO_ROOT / "tools" / "terminology"  # copy of ../shared/terminology: see its README.md
@@ -1339,6 +1342,10 @@ def routes_valueset(version: str) -> Json:
     forms = [
         {"route": route, "words": unique_words(FORMS[route])} for route in ROUTE_GROUPS if FORMS.get(route)
     ]
+    extra_forms, extra_provenance = second_set_forms()  # patch, ring, implant ... (research data)
+    forms += extra_forms
+    for form in extra_forms:  # a route known only from its product forms (no route code seen)
+        groups.setdefault(form["route"], {"codes": [], "words": []})
     provenance = [
         {
             "source": "hl7-fhir-route-codes",
@@ -1376,6 +1383,7 @@ def routes_valueset(version: str) -> Json:
             ),
         },
     ]
+    provenance += extra_provenance
     return {
         **header("routes", "route", "Route groups and dose forms", version),
         "provenance": provenance,

@@ -51,6 +51,13 @@ def second_set_builders(g: ModuleType) -> list[Callable[[], None]]:  # noqa: C90
     riluzole_code = rx("199206")
     rilutek_text = {"text": "Rilutek 50 mg film-coated tablet"}
     estradiol_in = rx("4083", "Estradiol")
+    # contraceptives as Synthea writes them: RxNorm code only, the name hides the ingredient
+    trinessa_code = rx("751905")  # Trinessa 28 Day Pack (ethinyl estradiol / norgestimate)
+    xulane_code = rx("1536586")  # Xulane ... Weekly Transdermal System (a patch: not oral)
+    ee_patch_text = {
+        "text": "168 HR Ethinyl Estradiol 0.00146 MG/HR / norelgestromin 0.00625 MG/HR Transdermal System"
+    }
+    nuvaring_code = rx("1367439")  # NuvaRing ... Vaginal Ring (etonogestrel / ethinyl estradiol)
     estradiol_text = {"text": "Estradiol 1 mg tablet"}
 
     # ---------------------------------------------------------------- conditions and results
@@ -150,6 +157,33 @@ def second_set_builders(g: ModuleType) -> list[Callable[[], None]]:  # noqa: C90
             v,
             [draft(v, "draft-tiz", g.TIZ4, tid(v, 4))],
             orders=[active(v, "rx-ocp", combined_pill, [daily(v, 1, "{tbl}")])],
+        )
+        v = R4
+        case(
+            f,
+            "fires-r4-sign-new-tizanidine-active-combined-pill-by-product-code-warning",
+            "order-sign",
+            v,
+            [draft(v, "draft-tiz", g.TIZ4, tid(v, 4))],
+            orders=[active(v, "rx-ocp", trinessa_code, [daily(v, 1, "{tbl}")])],
+        )
+        v = STU3
+        case(
+            f,
+            "silent-stu3-sign-new-tizanidine-active-contraceptive-patch-by-product-code",
+            "order-sign",
+            v,
+            [draft(v, "draft-tiz", g.TIZ4, tid(v, 4))],
+            orders=[active(v, "rx-patch", xulane_code, [daily(v, 1, "{patch}")])],
+        )
+        v = R4
+        case(
+            f,
+            "silent-r4-sign-new-tizanidine-active-ethinyl-estradiol-transdermal-system-by-name",
+            "order-sign",
+            v,
+            [draft(v, "draft-tiz", g.TIZ4, tid(v, 4))],
+            orders=[active(v, "rx-patch", ee_patch_text, [daily(v, 1, "{patch}")])],
         )
         v = R4
         case(
@@ -457,6 +491,16 @@ def second_set_builders(g: ModuleType) -> list[Callable[[], None]]:  # noqa: C90
             v,
             [draft(v, "draft-dan", g.DAN25, daily(v, 25))],
             orders=[active(v, "rx-ril", riluzole_code, [dosage(v, 50, freq=2)])],
+        )
+        v = R4
+        case(
+            f,
+            "fires-r4-sign-woman-aged-40-new-oral-dantrolene-active-vaginal-ring-by-product-code",
+            "order-sign",
+            v,
+            [draft(v, "draft-dan", g.DAN25, daily(v, 25))],
+            who=patient("1986-06-15"),
+            orders=[active(v, "rx-ring", nuvaring_code, [daily(v, 1, "{ring}")])],
         )
         v = R4
         case(

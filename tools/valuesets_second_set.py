@@ -167,3 +167,32 @@ def second_set_valuesets(path: Path = RESEARCH_FILE) -> list[Json]:
     out += [_condition(k, v, doc, digest, "reason") for k, v in sorted(doc["reasons"].items())]
     out += [_lab(k, v, doc, digest) for k, v in sorted(doc["labs"].items())]
     return out
+
+
+def second_set_forms(path: Path = RESEARCH_FILE) -> tuple[list[Json], list[Json]]:
+    """Dose-form words of the second set (ring, patch, implant ...) and the provenance they cite.
+
+    Why: clinical-rules.md ("Route") lets the product's form in its name decide the route when an
+    order has no route element; a contraceptive patch or ring must not read as an unspecified (so
+    possibly oral) route. The words go into the `routes` value set's `forms`, grouped by route.
+    """
+    doc, _digest = _load(path)
+    words: dict[str, set[str]] = {}
+    used: set[str] = set()
+    for form in doc.get("forms", []):
+        words.setdefault(form["route"], set()).update(w.lower() for w in form["words"])
+        used.update(form["sources"])
+    forms = [{"route": route, "words": sorted(ws)} for route, ws in sorted(words.items())]
+    provenance = []
+    for source_id in sorted(used):
+        spec = doc["sources"][source_id]
+        entry: Json = {"source": source_id}
+        if spec.get("url"):
+            entry["url"] = spec["url"]
+        if spec.get("commit"):
+            entry["version"] = spec["commit"]
+        entry["note"] = "dose-form words (second set): " + " ".join(
+            str(spec[k]) for k in ("repo", "path", "note") if spec.get(k)
+        )
+        provenance.append(entry)
+    return forms, provenance
