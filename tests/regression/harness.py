@@ -229,7 +229,9 @@ def run(versions: tuple[str, ...] = ("R4", "STU3", "DSTU2"), workers: int | None
             _init_worker(tmp)
             results = [_run_shard(t) for t in tasks]
         else:
-            context = multiprocessing.get_context("fork")
+            # forkserver: workers start from a clean process, never from a test process whose other
+            # threads (background writers, thread pools) may hold a lock at the moment of a fork.
+            context = multiprocessing.get_context("forkserver")
             with ProcessPoolExecutor(
                 workers, mp_context=context, initializer=_init_worker, initargs=(tmp,)
             ) as pool:
