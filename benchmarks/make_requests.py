@@ -550,6 +550,8 @@ def scaled(resources: int) -> dict[str, Any]:
         ),
     )
     prefetch = request["prefetch"]
+    if resources == 0:
+        prefetch.pop("patient", None)  # nothing prefetched at all, not even the Patient read
     while prefetch_size(request) > resources:  # the labs are rounded up to a multiple of three
         key = "renalLabs" if prefetch["renalLabs"]["entry"] else "liverLabs"
         prefetch[key]["entry"].pop()
@@ -566,13 +568,12 @@ NAMES = {
 
 
 def prefetch_size(request: dict[str, Any]) -> int:
-    """Resources in the prefetched searches (the single Patient read is not counted: it is there
-    at every size)."""
-    return sum(
-        len(value.get("entry", []))
-        for value in request.get("prefetch", {}).values()
-        if value.get("resourceType") == "Bundle"
-    )
+    """Prefetched resources as the service counts them against CDS_MAX_PREFETCH_ENTRIES: every
+    entry of a Bundle, and a single resource (the Patient read) as one."""
+    total = 0
+    for value in request.get("prefetch", {}).values():
+        total += len(value.get("entry", [])) if value.get("resourceType") == "Bundle" else 1
+    return total
 
 
 def main() -> int:

@@ -29,8 +29,8 @@ def test_committed_requests_are_what_the_generator_writes() -> None:
         committed = json.loads((BENCH / "requests" / name).read_text(encoding="utf-8"))
         assert committed == built[kind], f"benchmarks/requests/{name} is stale: run make_requests.py"
     sizes = {k: make_requests.prefetch_size(r) for k, r in built.items()}
-    assert sizes["a"] == sizes["b"] == 49  # and the Patient read: 50 resources
-    assert sizes["d"] == 999  # and the Patient read: 1,000 resources
+    assert sizes["a"] == sizes["b"] == 50
+    assert sizes["d"] == 1000
 
 
 def test_scaled_requests_have_the_size_asked_for() -> None:
