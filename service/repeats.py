@@ -121,7 +121,6 @@ class RepeatGuard:
         self._executor: ThreadPoolExecutor | None = None  # bounded reads only
         self._pid = os.getpid()
         self._lock = threading.Lock()
-        self._unsettled = False  # rows queued on the writer and not yet known written
         if writer is None:
             self._create_schema()
         else:  # the store makes the table with the rest of the schema, when the database answers
@@ -181,7 +180,9 @@ class RepeatGuard:
         overridden: set[str] = set()
         degraded = False
         if candidates:
-            self._settle()
+            # No wait for this process's own queued rows here: an override arrives through the
+            # feedback endpoint, which flushes the writer before it stores the feedback, and the
+            # rows are written at once (`prompt`); waiting here put a database write on every call.
             try:
                 overridden = self._run(self._overridden, candidates, encounter, now)
             except Exception as exc:  # noqa: BLE001 - an outage shows the card, never hides it
@@ -196,9 +197,7 @@ class RepeatGuard:
                 result.subjects.append(subject)
         return result
 
-    def remember(
-        self, screened: Screened, cards: Sequence[Mapping[str, Any]], issued_at: datetime
-    ) -> None:
+    def remember(self, screened: Screened, cards: Sequence[Mapping[str, Any]], issued_at: datetime) -> None:
         """Record the identity of each card shown, so feedback on its uuid can hold it back later."""
         rows = [
             {
@@ -219,22 +218,10 @@ class RepeatGuard:
             except Exception as exc:  # noqa: BLE001 - the cards were shown; only their record is lost
                 log.warning("repeat suppression could not record cards: %s", type(exc).__name__)
             return
-        # Off the hook's path, on the service's one background writer: the clinician needs seconds
-        # before an override can arrive, and a later call of this process waits for the write
-        # first (_settle).
-        with self._lock:
-            self._unsettled = True
+        # Off the hook's path, on the service's one background writer, written at once: the
+        # clinician needs seconds before an override can arrive, and the feedback endpoint flushes
+        # the writer before it stores one.
         self.writer.submit(card_repeats, rows, prompt=True)
-
-    def _settle(self) -> None:
-        """Wait (within the timeout) for this process's own queued rows, so a repeat call sees them."""
-        with self._lock:
-            if not self._unsettled or self._pid != os.getpid():
-                self._unsettled = False
-                return
-        if self.writer.flush(timeout=self.timeout):
-            with self._lock:
-                self._unsettled = False
 
     # -- database ----------------------------------------------------------------------------------
 
@@ -309,4 +296,3 @@ class RepeatGuard:
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
-
