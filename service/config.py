@@ -286,6 +286,13 @@ class Config(_Settings):
     repeat_timeout: float = setting(
         0.25, above=0, doc="seconds the hook waits for the suppression store before showing the card anyway"
     )
+    repeat_freshness: float = setting(
+        0.2,
+        minimum=0,
+        doc="seconds a worker may answer from its own view of the overrides before asking the store "
+        "again (an override made through another worker or replica is seen within this time; one made "
+        "through the same worker at once); `0` asks the store on every call",
+    )
 
     @property
     def effective_database_url(self) -> str:

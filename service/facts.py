@@ -247,7 +247,7 @@ def active_conditions(
 
 def build_facts(
     *,
-    new_entries: Sequence[MedicationEntry],
+    new_drugs: Sequence[Drug],
     draft_entries: Sequence[MedicationEntry],
     record_entries: Sequence[MedicationEntry],
     conditions: Sequence[ConditionEntry],
@@ -259,7 +259,7 @@ def build_facts(
     patient: PatientEntry | None = None,
 ) -> Facts:
     t = terminology
-    new = tuple(d for e in new_entries if (d := to_drug(e, "new", t)))
+    new = tuple(new_drugs)  # recognised once, when the pipeline asked which rules are relevant
     drafts = tuple(d for e in draft_entries if (d := to_drug(e, "draft", t)))
     active = active_drugs(record_entries, t)
     stopped: set[tuple[str, str]] = set()

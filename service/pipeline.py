@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import ChainMap
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from . import engine
 from .cards import CardRenderer
 from .errors import BadRequest
-from .facts import build_facts, to_drug
+from .facts import Drug, build_facts, to_drug
 from .fhir import (
+    References,
     condition_entries,
     medication_entries,
     medication_index,
@@ -23,6 +26,7 @@ from .fhir import (
     patient_entry,
     resources_of,
     unresolved_medication_ids,
+    with_referenced_reasons,
 )
 from .metrics import observe_held
 from .records import MedicationEntry
@@ -83,15 +87,34 @@ class _LazyIndex(Mapping[str, Any]):
         return len(self._built())
 
 
+@dataclass
+class Drafts:
+    """The draft orders as first read: the new ones, the others (co-medication drafts), and what
+    their references resolve against (the draft Bundle's resources, Medications of the request)."""
+
+    new: list[MedicationEntry]
+    others: list[MedicationEntry]
+    resources: list[dict[str, Any]]
+    medications: Mapping[str, Any]
+
+    def with_record(self, references: Mapping[str, Any]) -> Drafts:
+        """The drafts with reasonReferences resolved against the patient's record (`references`:
+        Conditions and Observations by "Type/id"); entries without one are kept as they are."""
+        if not references:
+            return self
+        resolver = References(self.resources, ChainMap(dict(references), self.medications))  # type: ignore[arg-type]
+        return Drafts(
+            with_referenced_reasons(self.new, resolver),
+            with_referenced_reasons(self.others, resolver),
+            self.resources,
+            self.medications,
+        )
+
+
 def split_drafts(
-    body: Mapping[str, Any],
-    hook: str,
-    max_orders: int,
-    references: Mapping[str, Any] | None = None,
-    *,
-    validate: bool | None = None,
-) -> tuple[list[MedicationEntry], list[MedicationEntry]]:
-    """(new orders, co-medication drafts). For order-select only the selections are new."""
+    body: Mapping[str, Any], hook: str, max_orders: int, *, validate: bool | None = None
+) -> Drafts:
+    """The draft orders, read once. For order-select only the selections are new."""
     field, bundle = _draft_bundle(body, hook)
     _check_draft_shape(field, bundle)
     try:
@@ -103,13 +126,13 @@ def split_drafts(
     if len(resources) > max_orders:
         raise BadRequest(f"{field}: more than {max_orders} draft orders", field=field)
     prefetched = (body.get("prefetch") or {}).values()
-    medications = _LazyIndex(lambda: {**medication_index(bundle, *prefetched), **(references or {})})
+    medications = _LazyIndex(lambda: medication_index(bundle, *prefetched))
     entries = medication_entries(resources, origin="draft", medications=medications, validate=validate)
     selections = body["context"].get("selections") if hook == "order-select" else None
     if selections is None:
-        return entries, []
+        return Drafts(entries, [], resources, medications)
     new = [e for e in entries if _selected(e, selections)]
-    return new, [e for e in entries if not _selected(e, selections)]
+    return Drafts(new, [e for e in entries if not _selected(e, selections)], resources, medications)
 
 
 def _count_prefetch(body: Mapping[str, Any]) -> int:
@@ -132,21 +155,41 @@ def _reference_index(resources: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def _missing_medications(
-    body: Mapping[str, Any], resources: Sequence[Mapping[str, Any]], runtime: Runtime, seconds: float
+    body: Mapping[str, Any],
+    resources: Sequence[Mapping[str, Any]],
+    index: Mapping[str, Any],
+    runtime: Runtime,
+    seconds: float,
 ) -> list[dict[str, Any]]:
     """Medications that active orders point at but that neither the prefetch nor its `_include`
-    carried: fetched in one batched search within what is left of the request's deadline."""
+    carried (`index`, built only if some order points at a Medication): fetched in one batched
+    search within what is left of the request's deadline."""
     fetch = getattr(runtime.fetcher, "fetch_by_ids", None)
     if fetch is None or not body.get("fhirServer"):
         return []
-    index = medication_index(
-        *(body.get("prefetch") or {}).values(), {"entry": [{"resource": r} for r in resources]}
-    )
     missing = unresolved_medication_ids(resources, index)
     if not missing:
         return []
     found: list[dict[str, Any]] = fetch("Medication", missing, request=body, seconds=seconds)
     return found
+
+
+def _record_medications(body: Mapping[str, Any], resources: Sequence[Mapping[str, Any]]) -> _LazyIndex:
+    """Medications of the prefetch and the fetched record by reference, built on first use."""
+    return _LazyIndex(
+        lambda: medication_index(
+            *(body.get("prefetch") or {}).values(), {"entry": [{"resource": r} for r in resources]}
+        )
+    )
+
+
+def _by_entry(
+    drugs: Sequence[Drug], entries: Sequence[MedicationEntry]
+) -> Iterator[tuple[Drug, MedicationEntry]]:
+    """Each recognised drug with its entry as last read (the same position in the draft Bundle)."""
+    latest = {entry.ref: entry for entry in entries}
+    for drug in drugs:
+        yield drug, latest.get(drug.entry.ref, drug.entry)
 
 
 def _hold_back_experimental(findings: Sequence[engine.Finding]) -> list[engine.Finding]:
@@ -181,11 +224,13 @@ def find(body: Mapping[str, Any], *, service: Mapping[str, Any], runtime: Runtim
     knowledge, config = runtime.knowledge, runtime.config
     if _count_prefetch(body) > config.max_prefetch_entries:
         raise BadRequest(f"prefetch: more than {config.max_prefetch_entries} resources", field="prefetch")
-    # First reading: just enough to recognise the drugs. An order no rule is about stops here,
-    # before any model validation or FHIR call.
-    new_entries, draft_entries = split_drafts(body, service["hook"], config.max_draft_orders, validate=False)
+    # One reading of the drafts, without model validation: enough to recognise the drugs. An
+    # order no rule is about stops here, before any FHIR call. (fhir.resources validation gave the
+    # same records, tests/fhir property tests, at 13% of a relevant request's cost: it is not on
+    # the hot path, service/fhir/models.py.)
+    drafts = split_drafts(body, service["hook"], config.max_draft_orders, validate=False)
     terminology = knowledge.terminology
-    new_drugs = [d for e in new_entries if (d := to_drug(e, "new", terminology))]
+    new_drugs = [d for e in drafts.new if (d := to_drug(e, "new", terminology))]
     rules = engine.relevant_rules(knowledge, new_drugs)
     if not rules:
         return []
@@ -201,21 +246,16 @@ def find(body: Mapping[str, Any], *, service: Mapping[str, Any], runtime: Runtim
         else {}
     )
     resources = [r for key in sorted(gathered) for r in gathered[key]]
-    resources += _missing_medications(
-        body, resources, runtime, config.fhir_timeout - (time.monotonic() - started)
+    record_medications = _record_medications(body, resources)
+    fetched = _missing_medications(
+        body, resources, record_medications, runtime, config.fhir_timeout - (time.monotonic() - started)
     )
-    # Now that the patient's record is here, read the drafts again so that a reasonReference to a
-    # Condition on the problem list resolves (drafts are few; this costs microseconds).
-    # Tolerant reading only: fhir.resources validation gave the same records (tests/fhir property
-    # tests) at 13% of a relevant request's cost, so it is not on the hot path (service/fhir/models.py).
-    new_entries, draft_entries = split_drafts(
-        body, service["hook"], config.max_draft_orders, references=_reference_index(resources), validate=False
-    )
-    record_medications = _LazyIndex(
-        lambda: medication_index(
-            *(body.get("prefetch") or {}).values(), {"entry": [{"resource": r} for r in resources]}
-        )
-    )
+    if fetched:
+        resources += fetched
+        record_medications = _record_medications(body, resources)
+    # Now that the patient's record is here, a draft's reasonReference to a Condition on the
+    # problem list resolves: only drafts that carry one are read again (their drug is unchanged).
+    drafts = drafts.with_record(_reference_index(resources))
     records = medication_entries(
         resources,
         origin="record",
@@ -225,8 +265,8 @@ def find(body: Mapping[str, Any], *, service: Mapping[str, Any], runtime: Runtim
     )
     now = runtime.clock()
     facts = build_facts(
-        new_entries=new_entries,
-        draft_entries=draft_entries,
+        new_drugs=[replace(drug, entry=entry) for drug, entry in _by_entry(new_drugs, drafts.new)],
+        draft_entries=drafts.others,
         record_entries=records,
         conditions=condition_entries(
             resources, wanted=lambda code: bool(terminology.valuesets_of(code, knowledge.condition_valuesets))

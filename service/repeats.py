@@ -22,7 +22,16 @@ The table lives in the service's database (so every replica sees the same overri
 declared with the others in service/store/schema.py (so the migrations create it): `card_repeats`
 (card uuid, rule id, identity hash, encounter hash, issued at). The override itself is read from the
 store's `feedback` table, joined on the card uuid. Rows are written by the service's one background
-writer (service/writer.py), off the hook's path; the guard's own threads only bound its reads.
+writer (service/writer.py), off the hook's path, in its ordinary batches.
+
+Reading: each worker keeps an index of the feedback given on remembered cards (`OverrideIndex`:
+identity -> outcomes; overrides are rare, so it is small) and answers the hook from it. It asks the
+store whether feedback arrived (the newest feedback id: one index look-up) at most every
+`CDS_REPEAT_FRESHNESS` seconds (default 0.2) and reads only the new rows; feedback posted to this
+worker refreshes it at once. So an override made through another worker or replica holds its card
+back within that time, the hook pays no database round trip on most calls, and the cost of a call
+does not grow with the number of times the same order was shown (the old per-call join did). A
+check that fails or outlasts `CDS_REPEAT_TIMEOUT` shows every card (degraded), as before.
 """
 
 from __future__ import annotations
@@ -34,14 +43,15 @@ import os
 import secrets
 import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from time import monotonic
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
 from .cardkeys import rule_id_of
@@ -52,6 +62,7 @@ from .store import REPEAT_HASH_LENGTH, card_repeats, dialect_insert, feedback
 log = logging.getLogger(__name__)
 
 SECRET_FILE = "repeat-secret"
+EXTENSION = "cds-repeats"  # the guard's key in `app.extensions`
 HASH_LENGTH = REPEAT_HASH_LENGTH  # hex SHA-256
 # Rows older than this are deleted by the writer thread: an encounter longer than this shows its
 # card again.
@@ -104,21 +115,177 @@ def resolve_secret(config: Config) -> bytes | None:
     return path.read_text().strip().encode()
 
 
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """One feedback item on a remembered card, as the index keeps it."""
+
+    encounter: str | None
+    outcome_at: datetime
+    ident: int
+    outcome: str
+    received_at: datetime
+    issued_at: datetime
+
+
+# Feedback ids re-read on every refresh below the newest one read: PostgreSQL hands out ids at insert
+# and commits in any order, so a row with a lower id can become visible after a higher one.
+ID_OVERLAP = 256
+# After the newest id changed, refresh on every check for this long (rows committed late, above).
+SETTLE_SECONDS = 2.0
+# Feedback whose card row is not written yet (the card was issued by another worker moments ago, or
+# had no identity: a critical card) is looked for again for this long, then forgotten.
+PENDING_SECONDS = 60.0
+
+
+class OverrideIndex:
+    """What this worker knows of the feedback on remembered cards: identity -> outcomes.
+
+    Refreshed incrementally from the store (`refresh`): feedback rows above the newest id already
+    read, joined to their card's identity. Rows whose card identity is not written yet wait in
+    `pending` and are looked up again on the next refreshes. Thread-safe: refreshes are serialised,
+    and readers see a whole refresh or none of it.
+    """
+
+    def __init__(self) -> None:
+        self._by_subject: dict[str, dict[int, _Outcome]] = {}
+        self._pending: dict[str, list[tuple[int, str, datetime, datetime]]] = {}
+        self._read_up_to = 0  # the newest feedback id read
+        self._newest_seen: int | None = None
+        self._changed_at = float("-inf")
+        self.loaded = False
+        self.checked_at = float("-inf")  # monotonic time of the last successful check
+        self._refresh_lock = threading.Lock()
+        self._lock = threading.Lock()
+
+    def overridden(self, subjects: set[str], encounter: str | None, since: datetime) -> set[str]:
+        """The subjects whose last feedback (by outcome time, then arrival) in scope is an override;
+        in scope: the same encounter when there is one, else received since `since`."""
+        found: set[str] = set()
+        with self._lock:
+            for subject in subjects:
+                outcomes = self._by_subject.get(subject)
+                if not outcomes:
+                    continue
+                scoped = [
+                    o
+                    for o in outcomes.values()
+                    if (o.encounter == encounter if encounter is not None else o.received_at >= since)
+                ]
+                if scoped and max(scoped, key=lambda o: (o.outcome_at, o.ident)).outcome == "overridden":
+                    found.add(subject)
+        return found
+
+    def refresh(self, conn: Any, now: datetime, retention: timedelta) -> None:
+        """Read what changed in the store since the last refresh (`conn`: a read-only connection)."""
+        with self._refresh_lock:
+            newest = int(conn.execute(select(func.max(feedback.c.id))).scalar() or 0)
+            clock = monotonic()
+            if newest != self._newest_seen:
+                self._newest_seen, self._changed_at = newest, clock
+            settling = clock - self._changed_at < SETTLE_SECONDS
+            if self.loaded and newest <= self._read_up_to and not settling and not self._pending:
+                self.checked_at = clock
+                return
+            rows = self._new_rows(conn, now, retention)
+            identities = self._pending_identities(conn)
+            self._apply(rows, identities, now, retention)
+            self.loaded = True
+            self.checked_at = clock
+
+    def _new_rows(self, conn: Any, now: datetime, retention: timedelta) -> list[Any]:
+        query = (
+            select(
+                feedback.c.id,
+                feedback.c.card_uuid,
+                feedback.c.outcome,
+                feedback.c.outcome_at,
+                feedback.c.received_at,
+                card_repeats.c.subject,
+                card_repeats.c.encounter,
+                card_repeats.c.issued_at,
+            )
+            .select_from(feedback.outerjoin(card_repeats, card_repeats.c.uuid == feedback.c.card_uuid))
+            .where(feedback.c.id > max(self._read_up_to - ID_OVERLAP, 0))
+        )
+        if not self.loaded:  # the first read: only what the retention keeps
+            query = query.where(feedback.c.received_at >= now - retention)
+        return list(conn.execute(query))
+
+    def _pending_identities(self, conn: Any) -> dict[str, tuple[str, str | None, datetime]]:
+        if not self._pending:
+            return {}
+        query = select(
+            card_repeats.c.uuid, card_repeats.c.subject, card_repeats.c.encounter, card_repeats.c.issued_at
+        ).where(card_repeats.c.uuid.in_(sorted(self._pending)))
+        return {uuid: (subject, enc, issued) for uuid, subject, enc, issued in conn.execute(query)}
+
+    def _apply(
+        self,
+        rows: list[Any],
+        identities: dict[str, tuple[str, str | None, datetime]],
+        now: datetime,
+        retention: timedelta,
+    ) -> None:
+        by_subject = {subject: dict(outcomes) for subject, outcomes in self._by_subject.items()}
+        pending = {uuid: list(items) for uuid, items in self._pending.items()}
+        for uuid, (subject, encounter, issued_at) in identities.items():
+            for ident, outcome, outcome_at, received_at in pending.pop(uuid, []):
+                item = _Outcome(encounter, outcome_at, ident, outcome, received_at, issued_at)
+                by_subject.setdefault(subject, {})[ident] = item
+        known = {ident for outcomes in by_subject.values() for ident in outcomes}
+        for ident, uuid, outcome, outcome_at, received_at, subject, encounter, issued_at in rows:
+            self._read_up_to = max(self._read_up_to, int(ident))
+            if ident in known:
+                continue
+            if subject is None:
+                waiting = pending.setdefault(uuid, [])
+                if all(i != ident for i, *_ in waiting):
+                    waiting.append((int(ident), outcome, outcome_at, received_at))
+                continue
+            item = _Outcome(encounter, outcome_at, int(ident), outcome, received_at, issued_at)
+            by_subject.setdefault(subject, {})[int(ident)] = item
+        # Forget what the store forgets: card identities past the retention, stale pending feedback.
+        oldest_card, oldest_pending = now - retention, now - timedelta(seconds=PENDING_SECONDS)
+        by_subject = {
+            subject: kept
+            for subject, outcomes in by_subject.items()
+            if (kept := {i: o for i, o in outcomes.items() if o.issued_at >= oldest_card})
+        }
+        pending = {
+            uuid: recent
+            for uuid, items in pending.items()
+            if (recent := [item for item in items if item[3] >= oldest_pending])
+        }
+        with self._lock:
+            self._by_subject, self._pending = by_subject, pending
+
+
 class RepeatGuard:
     """Holds back overridden cards; remembers the identity of each card it lets through."""
 
     def __init__(
-        self, engine: Engine, secret: bytes, *, window: timedelta, timeout: float, writer: Any = None
+        self,
+        engine: Engine,
+        secret: bytes,
+        *,
+        window: timedelta,
+        timeout: float,
+        writer: Any = None,
+        freshness: float = 0.2,
     ) -> None:
         """`writer`: the service's `service.writer.BackgroundWriter` (rows are queued there, and it
-        purges old rows); None writes synchronously (tools, tests)."""
+        purges old rows); None writes synchronously (tools, tests). `freshness`: seconds the index
+        may be answered from before the store is asked again (0: every call)."""
         self.engine = engine
         self.dialect = engine.dialect.name
         self._secret = secret
         self.window = window
         self.timeout = timeout
+        self.freshness = freshness
         self.writer = writer
+        self.index = OverrideIndex()
         self._executor: ThreadPoolExecutor | None = None  # bounded reads only
+        self._check: Future[None] | None = None  # the store check under way, if any
         self._pid = os.getpid()
         self._lock = threading.Lock()
         if writer is None:
@@ -139,7 +306,14 @@ class RepeatGuard:
             )
             return None
         window = timedelta(hours=config.repeat_window_hours)
-        return cls(engine, secret, window=window, timeout=config.repeat_timeout, writer=writer)
+        return cls(
+            engine,
+            secret,
+            window=window,
+            timeout=config.repeat_timeout,
+            writer=writer,
+            freshness=config.repeat_freshness,
+        )
 
     # -- identities --------------------------------------------------------------------------------
 
@@ -180,11 +354,9 @@ class RepeatGuard:
         overridden: set[str] = set()
         degraded = False
         if candidates:
-            # No wait for this process's own queued rows here: an override arrives through the
-            # feedback endpoint, which flushes the writer before it stores the feedback, and the
-            # rows are written at once (`prompt`); waiting here put a database write on every call.
             try:
-                overridden = self._run(self._overridden, candidates, encounter, now)
+                self._fresh(now)
+                overridden = self.index.overridden(candidates, encounter, now - self.window)
             except Exception as exc:  # noqa: BLE001 - an outage shows the card, never hides it
                 degraded = True
                 log.warning("repeat store unavailable, showing every card: %s", type(exc).__name__)
@@ -218,64 +390,54 @@ class RepeatGuard:
             except Exception as exc:  # noqa: BLE001 - the cards were shown; only their record is lost
                 log.warning("repeat suppression could not record cards: %s", type(exc).__name__)
             return
-        # Off the hook's path, on the service's one background writer, written at once: the
-        # clinician needs seconds before an override can arrive, and the feedback endpoint flushes
-        # the writer before it stores one.
-        self.writer.submit(card_repeats, rows, prompt=True)
+        # Off the hook's path, in the background writer's next batch (within its interval): the
+        # feedback endpoint flushes this worker's writer before it stores an override, and the
+        # index of every worker looks again for an override whose card row came late.
+        self.writer.submit(card_repeats, rows)
 
     # -- database ----------------------------------------------------------------------------------
 
-    def _executor_now(self) -> ThreadPoolExecutor:
+    def refresh(self, now: datetime) -> None:
+        """Bring the index up to date now (after feedback was stored through this worker), within
+        the timeout; a failure is logged, and the next hook call tries again."""
+        try:
+            self._check_store(now, force=True)
+        except Exception as exc:  # noqa: BLE001 - the feedback is stored; the index catches up later
+            log.warning("repeat index not refreshed: %s", type(exc).__name__)
+
+    def _fresh(self, now: datetime) -> None:
+        """Ask the store for new feedback unless the index was checked within `freshness` seconds."""
+        if self.index.loaded and monotonic() - self.index.checked_at < self.freshness:
+            return
+        self._check_store(now)
+
+    def _check_store(self, now: datetime, *, force: bool = False) -> None:
+        """One check at a time per worker, on a pool thread, given up after the timeout (the
+        database may hang, not fail); callers arriving meanwhile wait for the same check."""
         with self._lock:
             if self._executor is None or self._pid != os.getpid():  # none yet, or forked
-                self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cds-repeats")
+                self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cds-repeats")
                 self._pid = os.getpid()
-            return self._executor
-
-    def _run(self, fn: Any, *args: Any) -> Any:
-        """Run `fn` on a worker thread and give up after the timeout (the DB may hang, not fail)."""
-        future = self._executor_now().submit(fn, *args)
+                self._check = None
+            check = self._check
+            if check is None or check.done() or force:
+                check = self._check = self._executor.submit(self._read_store, now)
         try:
-            return future.result(timeout=self.timeout)
+            check.result(timeout=self.timeout)
         except FutureTimeout:
-            future.cancel()
-            raise
+            raise TimeoutError("repeat store check timed out") from None
 
-    def _begin(self, readonly: bool) -> Any:
-        conn = self.engine.connect().execution_options(cds_readonly=readonly)
-        return conn
+    def _read_store(self, now: datetime) -> None:
+        with self.engine.connect().execution_options(cds_readonly=True) as conn, conn.begin():
+            self._statement_timeout(conn)
+            self.index.refresh(conn, now, RETENTION)
 
     def _statement_timeout(self, conn: Any) -> None:
         if self.dialect == "postgresql":
             conn.execute(text(f"SET LOCAL statement_timeout = {max(int(self.timeout * 1000), 1)}"))
 
-    def _overridden(self, subjects: set[str], encounter: str | None, now: datetime) -> set[str]:
-        query = (
-            select(
-                card_repeats.c.subject,
-                feedback.c.outcome,
-                feedback.c.outcome_at,
-                feedback.c.id,
-            )
-            .select_from(card_repeats.join(feedback, feedback.c.card_uuid == card_repeats.c.uuid))
-            .where(card_repeats.c.subject.in_(sorted(subjects)))
-        )
-        if encounter is not None:
-            query = query.where(card_repeats.c.encounter == encounter)
-        else:
-            query = query.where(feedback.c.received_at >= now - self.window)
-        latest: dict[str, tuple[datetime, int, str]] = {}
-        with self._begin(True) as conn, conn.begin():
-            self._statement_timeout(conn)
-            for subject, outcome, outcome_at, ident in conn.execute(query):
-                key = (outcome_at, int(ident), outcome)
-                if subject not in latest or key[:2] > latest[subject][:2]:
-                    latest[subject] = key
-        # The last feedback wins: accepted after an override means the card may show again.
-        return {subject for subject, (_, _, outcome) in latest.items() if outcome == "overridden"}
-
     def _insert(self, rows: list[dict[str, Any]]) -> None:
-        with self._begin(False) as conn, conn.begin():
+        with self.engine.connect() as conn, conn.begin():
             self._statement_timeout(conn)
             conn.execute(dialect_insert(self.dialect, card_repeats).values(rows).on_conflict_do_nothing())
         self.purge(rows[0]["issued_at"])

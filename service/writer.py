@@ -111,24 +111,25 @@ class BackgroundWriter:
 
     # -- producer side (request threads) ---------------------------------------------------------
 
-    def submit(self, table: Table, rows: Sequence[Mapping[str, Any]], *, prompt: bool = False) -> int:
+    def submit(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
         """Queue `rows` for `table`; returns how many fit (the rest are dropped and counted).
 
-        `prompt`: write at once instead of waiting up to `interval` for a fuller batch (rows another
-        replica may read within moments, such as repeat-suppression identities)."""
+        The writer thread is woken only when it has something new to do: the first row of a batch
+        (it times the batch from there) or a full batch; waking it on every call cost the hook path
+        a thread switch per call for nothing."""
         if not rows:
             return 0
         with self._cond:
             self._ensure_thread()
-            room = max(self.capacity - len(self._queue) - self._in_flight, 0)
+            queued_before = len(self._queue)
+            room = max(self.capacity - queued_before - self._in_flight, 0)
             accepted = list(rows[:room])
             self._queue.extend((table, dict(row)) for row in accepted)
             dropped = len(rows) - len(accepted)
             self.dropped += dropped
             depth = len(self._queue) + self._in_flight
-            if accepted:
-                self._urgent = self._urgent or prompt
-                self._cond.notify_all()  # the writer times its batch from the first row it sees
+            if accepted and (queued_before == 0 or len(self._queue) >= self.batch_size > queued_before):
+                self._cond.notify_all()
         metrics.observe_writer(table.name, queued=len(accepted), dropped=dropped, depth=depth)
         if dropped:
             log.warning("background writer full: %d %s row(s) dropped", dropped, table.name)

@@ -22,10 +22,11 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..errors import BadRequest, NotFound, ServiceUnavailable
 from ..metrics import observe_feedback, observe_feedback_unavailable
+from ..repeats import EXTENSION as REPEATS
 from ..runtime import current
 from ..store import StoreUnavailable, parse_timestamp
 from ..validation import check, parse_json_body
@@ -64,6 +65,9 @@ def post_feedback(service_id: str) -> Response:
             retry_after=RETRY_AFTER_SECONDS,
         ) from None
     log.info("feedback for %s: %d item(s), %d new", service_id, len(items), stored)
+    guard = current_app.extensions.get(REPEATS)
+    if guard is not None and stored:  # this worker holds an overridden card back from the next call
+        guard.refresh(runtime.clock())
     for outcome, count in Counter(str(item.get("outcome")) for item in items).items():
         observe_feedback(outcome, count)
     return jsonify({})

@@ -19,6 +19,7 @@ from ..cardkeys import rule_id_of
 from ..errors import NotFound
 from ..metrics import observe_cards, observe_held_back
 from ..pipeline import find, render_cards
+from ..repeats import EXTENSION as _GUARD
 from ..repeats import RepeatGuard, Screened
 from ..runtime import current
 from ..validation import check_hook_request, parse_json_body
@@ -26,7 +27,6 @@ from ..validation import check_hook_request, parse_json_body
 bp = Blueprint("hooks", __name__)
 
 EXTENSION_KEY = "spasticity-cds"
-_GUARD = "cds-repeats"
 
 
 @bp.record_once

@@ -17,7 +17,13 @@ which code means what is the terminology's business.
 
 from .bundles import medication_index, resources_of
 from .conditions import condition_entries
-from .medications import MEDICATION_TYPES, medication_entries, unresolved_medication_ids
+from .medications import (
+    MEDICATION_TYPES,
+    References,
+    medication_entries,
+    unresolved_medication_ids,
+    with_referenced_reasons,
+)
 from .models import warm_up
 from .observations import observation_entries
 from .patients import patient_entry
@@ -27,6 +33,7 @@ __all__ = [
     "DSTU2",
     "MEDICATION_TYPES",
     "R4",
+    "References",
     "STU3",
     "condition_entries",
     "fhir_version_of",
@@ -38,4 +45,5 @@ __all__ = [
     "resources_of",
     "unresolved_medication_ids",
     "warm_up",
+    "with_referenced_reasons",
 ]

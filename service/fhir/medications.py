@@ -15,7 +15,8 @@ Prefetched records skip validation: it costs ten times the reading (see `models`
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ..records import Coding, Concept, Dosage, MedicationEntry
@@ -302,6 +303,26 @@ def _reasons(node: Mapping[str, Any], references: References) -> tuple[Concept, 
             if concept is not None:
                 found.append(concept)
     return tuple(found)
+
+
+REASON_REFERENCE_FIELDS = ("reasonReference", "reasonForUseReference")
+
+
+def with_referenced_reasons(
+    entries: Sequence[MedicationEntry], references: References
+) -> list[MedicationEntry]:
+    """`entries` with the reasons that point at other resources read again through `references`.
+
+    Drafts are read before the patient's record is fetched (to learn whether any rule is about
+    them); a reasonReference to a Condition on the problem list resolves only once the record is
+    here. Only the entries that carry such a reference are touched: each is otherwise as read.
+    """
+    return [
+        replace(entry, reasons=_reasons(entry.raw, references))
+        if any(field in entry.raw for field in REASON_REFERENCE_FIELDS)
+        else entry
+        for entry in entries
+    ]
 
 
 def _authored(raw: Mapping[str, Any]) -> str | None:

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event
 
 from spasticity_cds import create_app
 from spasticity_cds.config import Config
@@ -213,43 +213,71 @@ def test_suppression_off_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_store_outage_shows_the_card(build: Callable[..., Flask], clock: Clock) -> None:
-    app = build()
+    app = build(repeat_freshness=0)  # the store is asked on every call
+    client = app.test_client()
+    _override_on_select(client, clock)
+    assert _call(client, _request(DIAZEPAM_ALS))["cards"] == []
+    guard = app.extensions["cds-repeats"]
+    guard.engine = create_engine("postgresql+psycopg://cds@127.0.0.1:9/none?connect_timeout=1")
+    assert _rules(_call(client, _request(DIAZEPAM_ALS))) == [BENZO]
+
+
+def test_an_outage_is_noticed_once_the_index_is_older_than_the_freshness(
+    build: Callable[..., Flask], clock: Clock
+) -> None:
+    app = build(repeat_freshness=0.3)
     client = app.test_client()
     _override_on_select(client, clock)
     guard = app.extensions["cds-repeats"]
     guard.engine = create_engine("postgresql+psycopg://cds@127.0.0.1:9/none?connect_timeout=1")
+    # Within the freshness the worker answers from its index: the override it knows still holds.
+    assert guard.index.checked_at > time.monotonic() - 0.3
+    assert _call(client, _request(DIAZEPAM_ALS))["cards"] == []
+    time.sleep(0.35)
     assert _rules(_call(client, _request(DIAZEPAM_ALS))) == [BENZO]
 
 
 def test_a_hanging_store_is_given_up_on_after_the_timeout(
     build: Callable[..., Flask], clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = build(repeat_timeout=0.2)
+    app = build(repeat_timeout=0.2, repeat_freshness=0)
     client = app.test_client()
     _override_on_select(client, clock)
     guard = app.extensions["cds-repeats"]
-    monkeypatch.setattr(guard, "_overridden", lambda *a: time.sleep(2) or set())
+    monkeypatch.setattr(guard, "_read_store", lambda *a: time.sleep(2))
     started = time.perf_counter()
+    result = _call(client, _request(DIAZEPAM_ALS))
+    assert _rules(result) == [BENZO]
+    # Calls arriving while the check hangs wait for the same check: no pile of pool threads.
     result = _call(client, _request(DIAZEPAM_ALS))
     assert _rules(result) == [BENZO]
     assert time.perf_counter() - started < 1.5
 
 
-def test_two_replicas_sharing_the_database_agree(tmp_path: Path, clock: Clock) -> None:
-    url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
-
-    def replica(name: str) -> Any:
-        config = Config(data_dir=str(tmp_path / name), database_url=url, repeat_secret=SECRET)
-        return create_app(config, uuid_factory=lambda: str(uuid.uuid4()), clock=clock).test_client()
-
-    a, b = replica("a"), replica("b")
-    first = _call(a, _request(DIAZEPAM_ALS, "order-select"))
-    # Replica a records what it showed off the hook path; a clinician needs seconds to override,
-    # in which its writer has long written the rows (flushed here instead of waiting).
-    writer = a.application.extensions["cds"].writer
-    assert writer is not None and writer.flush(timeout=5)
-    _feedback(b, first["cards"][0], "overridden", clock.now, "spasticity-order-select")
-    assert _call(b, _request(DIAZEPAM_ALS))["cards"] == []
+def test_the_cost_of_a_call_does_not_grow_with_repeats_of_the_same_order(
+    build: Callable[..., Flask], clock: Clock
+) -> None:
+    """The index is keyed by feedback, not by every card shown: after 300 showings of one order
+    (300 card rows with one identity) a call's look at the store is still one index read of the
+    newest feedback id, and the override is still found."""
+    app = build(repeat_freshness=0)
+    client = app.test_client()
+    body = _request(DIAZEPAM_ALS)
+    shown = _call(client, body)
+    _feedback(client, shown["cards"][0], "accepted", clock.now, "spasticity-order-sign")
+    for _ in range(300):
+        _call(client, body)
+    assert app.extensions["cds"].writer.flush(timeout=5)
+    guard = app.extensions["cds-repeats"]
+    guard.index._changed_at = float("-inf")  # noqa: SLF001 - past the settling time
+    statements: list[str] = []
+    event.listen(guard.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    assert _rules(_call(client, body)) == [BENZO]
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 1 and "max(feedback.id)" in reads[0], reads
+    last = _call(client, body)["cards"][0]
+    _feedback(client, last, "overridden", clock.now + timedelta(seconds=1), "spasticity-order-sign")
+    assert _call(client, body)["cards"] == []
 
 
 def test_the_store_holds_no_patient_or_order_identifiers(tmp_path: Path, clock: Clock) -> None:

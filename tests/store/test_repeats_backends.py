@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,9 +37,32 @@ def test_override_on_one_replica_holds_the_card_back_on_another(tmp_path: Path, 
     # its writer finish (flushed here rather than slept).
     assert a.application.extensions["cds"].writer.flush(timeout=5)
     _feedback(b, first["cards"][0], "overridden", clock.now, "spasticity-order-select")
-    assert _call(b, _request(DIAZEPAM_ALS))["cards"] == []
+    assert _call(b, _request(DIAZEPAM_ALS))["cards"] == []  # b stored it: b knows at once
+    # a learns of it at its next look at the store, at most CDS_REPEAT_FRESHNESS (0.2 s) later.
+    time.sleep(0.25)
     assert _call(a, _request(DIAZEPAM_ALS))["cards"] == []
     assert _rules(_call(a, _request(DIAZEPAM_ALS, patientId="pat-other"))) == [BENZO]
+
+
+def test_feedback_that_arrives_before_its_card_row_holds_back_once_the_row_is_written(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Replica a issued the card and has not written its identity yet (its writer's batch is still
+    open) when the override reaches replica b: b keeps the feedback pending and matches it once a's
+    row is there."""
+    clock = Clock()
+    a, b = _replica(tmp_path, "a", database_url, clock), _replica(tmp_path, "b", database_url, clock)
+    writer_a = a.application.extensions["cds"].writer
+    writer_a.interval = 30.0  # a's batch stays open until flushed below
+    first = _call(a, _request(DIAZEPAM_ALS, "order-select"))
+    guard_b = b.application.extensions["cds-repeats"]
+    guard_b.freshness = 0
+    _feedback(b, first["cards"][0], "overridden", clock.now, "spasticity-order-select")
+    assert _rules(_call(b, _request(DIAZEPAM_ALS))) == [BENZO]  # no identity for that card yet
+    assert guard_b.index._pending  # noqa: SLF001 - the feedback waits for its card
+    assert writer_a.flush(timeout=5)
+    assert _call(b, _request(DIAZEPAM_ALS))["cards"] == []
+    assert not guard_b.index._pending  # noqa: SLF001
 
 
 def test_concurrent_signs_after_an_override_are_all_held_back(tmp_path: Path, database_url: str) -> None:
