@@ -8,7 +8,6 @@ render cards -> HTTP.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from flask import Flask
 
 from .config import Config
+from .ids import new_uuid
 
 __version__ = "0.2.0"
 
@@ -48,7 +48,7 @@ def create_app(
 
     app.extensions["cds"] = runtime.build(
         cfg,
-        uuid_factory=uuid_factory or (lambda: str(uuid.uuid4())),
+        uuid_factory=uuid_factory or new_uuid,
         clock=clock or (lambda: datetime.now(UTC)),
     )
     configure_logging(cfg.log_level)

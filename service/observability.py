@@ -19,7 +19,6 @@ import logging
 import re
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 import orjson
 from flask import Flask, Response, current_app, g, has_request_context, request
 
+from .ids import new_uuid
 from .metrics import observe_request
 
 ACCESS_LOGGER = "spasticity_cds.access"
@@ -111,7 +111,7 @@ def request_id() -> str:
     """The current request's id, chosen on first use (incoming header if sane, else uuid4)."""
     if "request_id" not in g:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = incoming if _SANE_REQUEST_ID.match(incoming) else str(uuid.uuid4())
+        g.request_id = incoming if _SANE_REQUEST_ID.match(incoming) else new_uuid()
     return str(g.request_id)
 
 

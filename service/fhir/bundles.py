@@ -31,15 +31,40 @@ def resources_of(value: Any) -> list[dict[str, Any]] | None:
     """
     if value is None:
         return []
+    plain = _plain_searchset(value)
+    walked = ((None, resource) for resource in plain) if plain is not None else _walk(value, "value", 0)
     found: list[dict[str, Any]] = []
     outcomes = 0
-    for _, resource in _walk(value, "value", 0):
+    for _, resource in walked:
         if resource.get("resourceType") == _OUTCOME:
             outcomes += 1
         else:
             found.append(resource)
     if outcomes and not found:
         return None
+    return found
+
+
+def _plain_searchset(value: Any) -> list[dict[str, Any]] | None:
+    """The resources of the usual prefetch value (a Bundle whose entries each hold one resource
+    that is not a Bundle), read in one loop; None for anything else, which `_walk` reads (and
+    reports) in full. The same resources in the same order as `_walk`, at a fraction of its cost."""
+    if not isinstance(value, dict) or value.get("resourceType", "Bundle") != "Bundle":
+        return None
+    entries = value.get("entry")
+    if entries is None:
+        return [] if "resourceType" in value else None
+    if not isinstance(entries, list):
+        return None
+    found = []
+    for entry in entries:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            return None
+        kind = resource.get("resourceType")
+        if not isinstance(kind, str) or kind == "Bundle" or not kind.strip():
+            return None
+        found.append(resource)
     return found
 
 
