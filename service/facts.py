@@ -59,13 +59,21 @@ class Facts:
 
     def starting(self) -> tuple[Drug, ...]:
         """New orders that start or continue a drug (not the ones that stop it)."""
-        return tuple(d for d in self.new_orders if not d.stops)
+        found = self.__dict__.get("_starting")
+        if found is None:  # computed once: the facts never change, and rules and cards ask often
+            found = tuple(d for d in self.new_orders if not d.stops)
+            object.__setattr__(self, "_starting", found)
+        return found
 
     def existing(self) -> tuple[Drug, ...]:
         """Co-medications: non-new drafts and active medications not stopped by a draft."""
-        return tuple(d for d in self.drafts if not d.stops) + tuple(
-            d for d in self.active if not self.is_stopped(d)
-        )
+        found = self.__dict__.get("_existing")
+        if found is None:  # computed once, as `starting`
+            found = tuple(d for d in self.drafts if not d.stops) + tuple(
+                d for d in self.active if not self.is_stopped(d)
+            )
+            object.__setattr__(self, "_existing", found)
+        return found
 
     def age_at_order(self, drug: Drug) -> int | None:
         """The patient's age in whole years on the order's date (else today); None without a birth date."""

@@ -78,9 +78,10 @@ def matches(drug: Drug, selector: Selector) -> bool:
         return False
     wanted_ingredients = selector.get("ingredients")
     wanted_classes = selector.get("classes")
-    if wanted_ingredients and drug.ingredients & set(wanted_ingredients):
+    # isdisjoint takes the rule's list as it is: no set built per drug and call.
+    if wanted_ingredients and not drug.ingredients.isdisjoint(wanted_ingredients):
         return True
-    return bool(wanted_classes and drug.classes & set(wanted_classes))
+    return bool(wanted_classes and not drug.classes.isdisjoint(wanted_classes))
 
 
 class Subject(Protocol):
