@@ -1,20 +1,34 @@
 #!/usr/bin/env python3
-"""Build the terminology value sets in `cards/valuesets/` from the research files.
+"""Build the terminology value sets in `cards/valuesets/` from the research files and the recipes.
 
 Why a script: the value sets are the only place the service learns codes, names, routes and
-strengths, so they must be traceable to their sources and reproducible. This script reads the
-research pass in `../shared/terminology/` (see its PROVENANCE.md), derives what the engine needs
-(route group and strength of every product from its RxNorm name, brands, code prefixes) and writes
-one JSON file per value set in the format of docs/KNOWLEDGE.md. Output is deterministic (sorted
-lists, fixed key order, indent=1, trailing newline), so a re-run over the same inputs gives no diff;
-`--check` fails when the committed files are stale.
+strengths, so they must be traceable to their sources and reproducible. Three kinds of input, all
+in this repository, so a fresh clone rebuilds `cards/valuesets/` byte for byte:
+- `tools/terminology/` (default `--source`): a verbatim copy of the research pass in
+  `../shared/terminology/` (see its PROVENANCE.md and README.md): the codes and their sources;
+- `tools/terminology-extra/` (`--extra`): codes, limits and tables confirmed later, each with its
+  public source;
+- `tools/valueset-recipes/` (`--recipes`): the word lists and tables (route words and codes,
+  dose-form words, units, which research context or analyte feeds which value set, condition and
+  reason words and exclusions, ICD-9-CM prefixes, upstream source pins) and the editorial notes
+  written into provenance. Each entry names its `source` ("editorial" where no public source is
+  recorded). They are validated against `schemas/tools/valueset-recipes.schema.json` when loaded
+  (`tools/valueset_recipes.py`); a broken recipe stops the build with the file and field named.
+  Edit a recipe, then re-run this script and commit both (tools/valueset-recipes/README.md).
+
+This script holds only logic: it derives what the engine needs (route group and strength of every
+product from its RxNorm name, brands, code prefixes) and writes one JSON file per value set in the
+format of docs/KNOWLEDGE.md. Output is deterministic (sorted lists, fixed key order, indent=1,
+trailing newline), so a re-run over the same inputs gives no diff; `--check` fails when the
+committed files are stale.
 
 Rules kept here on purpose:
 - never invent a code: every code comes from a research file (`unconfirmed.json` is never read),
-  except the route codes of the `routes` value set, which cite the HL7 value sets they belong to;
+  except the route codes of the `routes` value set, which cite the HL7 value sets they belong to
+  (each with its evidence in routes.json);
 - words, exclusions, ICD prefixes and unit tables are editorial and say so in their provenance.
 
-Usage: python tools/build_valuesets.py [--source DIR] [--out DIR] [--check]
+Usage: python tools/build_valuesets.py [--source DIR] [--extra DIR] [--recipes DIR] [--out DIR] [--check]
 """
 
 from __future__ import annotations
@@ -64,6 +78,8 @@ class Vocabulary:
 
     def __init__(self, recipes: Recipes) -> None:
         self.recipes = recipes
+        self.default_route: str = recipes.routes["default_route"]["route"]
+        self.unspecific_routes: set[str] = set(recipes.routes["unspecific_routes"]["routes"])
         # longest dose-form word first: "disintegrating oral tablet" before "oral tablet" before "tablet"
         self.form_patterns: list[tuple[str, str, re.Pattern[str]]] = sorted(
             (
@@ -453,7 +469,7 @@ class MedicationBuilder:
         route = self.vocab.form_route(name) if raw.get("tty") != "IN" else None
         fixed = raw.get("route_fixed")
         if fixed:
-            if route not in (None, fixed, "injection"):
+            if route is not None and route != fixed and route not in self.vocab.unspecific_routes:
                 raise ValueError(f"{ingredient} {raw['code']}: name says {route}, source says {fixed}")
             route = fixed
         out: Json = {"code": raw["code"]}
@@ -480,8 +496,9 @@ class MedicationBuilder:
     def brands(self, ingredient: str, codes: list[Json]) -> list[Json]:
         """Brands; a brand gets a route only when every piece of evidence agrees on a non-oral route.
 
-        Oral is the engine's default, and a brand is rarely oral-only for sure, so an oral brand
-        carries no route: it names the ingredient only (Lioresal, Valium, Dantrium ...).
+        Oral is the engine's default (routes.json `default_route`), and a brand is rarely oral-only
+        for sure, so an oral brand carries no route: it names the ingredient only (Lioresal, Valium,
+        Dantrium ...).
         """
         out = []
         for key, name in self.brand_names[ingredient].items():
@@ -491,7 +508,7 @@ class MedicationBuilder:
                 if code.get("route") and (name in brands_in(text) or text == f"{name} Pill"):
                     evidence.add(code["route"])
             brand: Json = {"name": name}
-            if len(evidence) == 1 and evidence != {"oral"}:
+            if len(evidence) == 1 and evidence != {self.vocab.default_route}:
                 brand["route"] = evidence.pop()
             if key in self.combination_brands:
                 brand["combination"] = True
@@ -547,6 +564,9 @@ def medication_valuesets(inputs: Inputs) -> list[Json]:
             ]
         else:
             members = spec["ingredients"]
+        unknown = [m for m in members if m not in builder.ingredients]
+        if unknown or not members:
+            raise ValueError(f"{spec['id']}: no research medications.json ingredient {unknown or members}")
         out.append(builder.valueset(spec["id"], spec["title"], members))
     return out
 

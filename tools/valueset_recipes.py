@@ -108,17 +108,22 @@ def _cross_check(recipes: Recipes) -> None:
     where = {name: _display(recipes.directory / f"{name}.json") for name in RECIPE_NAMES}
     if len(groups) != len(recipes.route_groups):
         raise RecipeError(f"{where['routes']}: field groups: a route group is declared twice")
-    meds = recipes.medications
-    named = [("unit_routes", route) for item in meds["unit_routes"] for route in item["units"].values()] + [
-        (field, item["route"])
+    meds, routes = recipes.medications, recipes.routes
+    named: list[tuple[str, str, str]] = [  # (recipe file, field, route group it names)
+        ("medications", "unit_routes", route)
+        for item in meds["unit_routes"]
+        for route in item["units"].values()
+    ]
+    named += [
+        ("medications", field, item["route"])
         for field in ("extra_brands", "set_routes", "brand_note_routes")
         for item in meds[field]
     ]
-    for field, route in named:
+    named.append(("routes", "default_route", routes["default_route"]["route"]))
+    named += [("routes", "unspecific_routes", route) for route in routes["unspecific_routes"]["routes"]]
+    for name, field, route in named:
         if route not in groups:
-            raise RecipeError(
-                f"{where['medications']}: field {field}: route {route!r} is not a group of routes.json"
-            )
+            raise RecipeError(f"{where[name]}: field {field}: route {route!r} is not a group of routes.json")
     for item in meds["brand_note_routes"]:
         try:
             re.compile(item["pattern"])
