@@ -94,9 +94,9 @@ def _read(path: Path, name: str) -> Json:
         ) from exc
     errors = sorted(_validator(name).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
-        first = errors[0]
-        more = f" (and {len(errors) - 1} more error(s))" if len(errors) > 1 else ""
-        raise RecipeError(f"{where}: field {_pointer(first.absolute_path)}: {first.message}{more}")
+        shown = "; ".join(f"field {_pointer(e.absolute_path)}: {e.message}" for e in errors[:5])
+        more = f" (and {len(errors) - 5} more error(s))" if len(errors) > 5 else ""
+        raise RecipeError(f"{where}: {shown}{more}")
     if not isinstance(data, dict):  # the schema says object; this narrows the type
         raise RecipeError(f"{where}: a recipe is a JSON object")
     return data
