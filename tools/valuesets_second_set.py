@@ -18,9 +18,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from valueset_recipes import Recipes, default_recipes
+
 Json = dict[str, Any]
 RESEARCH_FILE = Path(__file__).resolve().parent / "terminology-extra" / "second-set.json"
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 CODE_KEYS = (
     "code",
     "tty",
@@ -75,7 +76,7 @@ def _provenance(doc: Json, digest: str, used: set[str], notes: list[str]) -> lis
     return out
 
 
-def _medication(vs_id: str, spec: Json, doc: Json, digest: str) -> Json:
+def _medication(vs_id: str, spec: Json, doc: Json, digest: str, recipes: Recipes) -> Json:
     used: set[str] = set()
     notes: list[str] = []
     ingredients = []
@@ -107,16 +108,18 @@ def _medication(vs_id: str, spec: Json, doc: Json, digest: str) -> Json:
         "kind": "medication",
         "title": spec["title"],
         "version": doc["meta"]["generated"],
-        "system": RXNORM,
+        "system": recipes.systems["rxnorm"],
         "provenance": _provenance(doc, digest, used, notes),
         "ingredients": ingredients,
     }
 
 
-def _condition(vs_id: str, spec: Json, doc: Json, digest: str, kind: str = "condition") -> Json:
+def _condition(
+    vs_id: str, spec: Json, doc: Json, digest: str, recipes: Recipes, kind: str = "condition"
+) -> Json:
     used = {s for c in spec["codes"] + spec["prefixes"] for s in c["sources"]}
     notes = [spec["note"]] if spec.get("note") else []
-    notes.append("words and exclusions are editorial (matched as whole words, any case)")
+    notes.append(recipes.conditions["second_set_note"])
     return {
         "id": vs_id,
         "kind": kind,
@@ -159,12 +162,13 @@ def _lab(vs_id: str, spec: Json, doc: Json, digest: str) -> Json:
     }
 
 
-def second_set_valuesets(path: Path = RESEARCH_FILE) -> list[Json]:
-    """Every value set of the second set, in a fixed order."""
+def second_set_valuesets(path: Path = RESEARCH_FILE, recipes: Recipes | None = None) -> list[Json]:
+    """Every value set of the second set, in a fixed order (`recipes`: the repository's by default)."""
+    recipes = recipes or default_recipes()
     doc, digest = _load(path)
-    out = [_medication(k, v, doc, digest) for k, v in sorted(doc["medications"].items())]
-    out += [_condition(k, v, doc, digest) for k, v in sorted(doc["conditions"].items())]
-    out += [_condition(k, v, doc, digest, "reason") for k, v in sorted(doc["reasons"].items())]
+    out = [_medication(k, v, doc, digest, recipes) for k, v in sorted(doc["medications"].items())]
+    out += [_condition(k, v, doc, digest, recipes) for k, v in sorted(doc["conditions"].items())]
+    out += [_condition(k, v, doc, digest, recipes, "reason") for k, v in sorted(doc["reasons"].items())]
     out += [_lab(k, v, doc, digest) for k, v in sorted(doc["labs"].items())]
     return out
 
