@@ -34,6 +34,9 @@ Layout (each module one concern; `schema` is the base the others import, so ther
   `dialect_insert`; `rule_id_of` is re-exported from service/cardkeys.py);
 * `connection`: the engine for SQLite / PostgreSQL and `StoreBase`;
 * `cards`, `feedback`, `replay`, `report`: one table or query family each;
+* `summaries`: the report summaries, written with the rows they summarise (cards and feedback go
+  through `insert_issued_cards` / `insert_feedback_rows`, the background writer through
+  `Store.insert_rows`), which `report` reads;
 * `core`: `Store`, which joins them and owns the schema's life cycle (migrations).
 """
 
@@ -61,6 +64,7 @@ from .schema import (
     StoreError,
     StoreUnavailable,
     UtcDateTime,
+    card_outcomes,
     card_repeats,
     dialect_insert,
     feedback,
@@ -68,8 +72,11 @@ from .schema import (
     issued_cards,
     metadata,
     parse_timestamp,
+    reason_days,
+    report_days,
     schema_version,
     seen_jti,
+    unattributed_days,
 )
 
 __all__ = [
@@ -98,6 +105,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "UtcDateTime",
+    "card_outcomes",
     "card_repeats",
     "dialect_insert",
     "feedback",
@@ -108,7 +116,10 @@ __all__ = [
     "make_engine",
     "metadata",
     "parse_timestamp",
+    "reason_days",
+    "report_days",
     "rule_id_of",
     "schema_version",
     "seen_jti",
+    "unattributed_days",
 ]
