@@ -1,5 +1,6 @@
-"""The per-rule alert report (issued, accepted, overridden, top override reasons), read from the
-summaries that writes keep (service/store/summaries.py).
+"""The per-rule alert report (issued, accepted, overridden, top override reasons) from summaries.
+
+The summaries are those every write keeps (service/store/summaries.py).
 
 A period starting at `since` is answered from the day tables for every full UTC day from the first
 midnight at or after `since`, plus exact queries for the partial day before that midnight (on
