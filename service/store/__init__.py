@@ -21,8 +21,9 @@ The service must keep answering while the database is away (alerts never depend 
   schema is created on the first attempt that reaches it, retried by a daemon thread with a growing
   pause (and by `ping()` and every background write). Only a schema *newer* than this code fails.
 * Issued cards are written off the request path by `service.writer.BackgroundWriter`, which uses
-  `issued_card_rows()` and `insert_ignore()` from here; `record_cards()` remains the synchronous
-  form (tools, tests, the writer's equivalent).
+  `issued_card_rows()` and `insert_rows()` (issued cards with their report summaries, in the
+  writer's transaction) or `insert_ignore()` (other tables) from here; `record_cards()` remains
+  the synchronous form (tools, tests, the writer's equivalent).
 * Operations a caller must know failed for lack of a database raise `StoreUnavailable` (feedback
   answers 503 with Retry-After; the JWT check falls back to a per-process replay cache).
 * Expired JWT ids are purged by `purge_expired_jtis()`, which the writer thread runs periodically,

@@ -26,6 +26,7 @@ time), else the issued card's; the service is the issued card's, else the item's
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import Counter
@@ -51,6 +52,7 @@ from .schema import (
 # Key of the PostgreSQL advisory lock that serialises summary maintenance between writers.
 _PG_SUMMARY_LOCK = 0x5CD5_0002
 COUNTED_OUTCOMES = ("accepted", "overridden")
+COUNTS = ("issued", *COUNTED_OUTCOMES)
 
 DayKey = tuple[date, str, str]  # (day, rule_id, service_id)
 ReasonKey = tuple[date, str, str]  # (day, rule_id, reason_key)
@@ -99,50 +101,55 @@ class _Deltas:
             self.reason_values[key] = (system, code, display)
 
     def write(self, conn: Connection) -> None:
-        dialect = conn.dialect.name
-        day_rows: list[dict[str, Any]] = [
+        """Add the deltas with one upsert per table, executed for many rows: the statements are
+        the same every time, so SQLAlchemy compiles each once per process."""
+        day_rows = [
             {"day": d, "rule_id": r, "service_id": s, "issued": i, "accepted": a, "overridden": o}
             for (d, r, s), (i, a, o) in sorted(self.days.items())
             if (i, a, o) != (0, 0, 0)
         ]
-        for chunk in chunks(day_rows):
-            statement = dialect_insert(dialect, report_days).values(list(chunk))
-            statement = statement.on_conflict_do_update(
-                index_elements=[report_days.c.day, report_days.c.rule_id, report_days.c.service_id],
-                set_={
-                    name: report_days.c[name] + statement.excluded[name]
-                    for name in ("issued", "accepted", "overridden")
-                },
-            )
-            conn.execute(statement)
-        reason_rows: list[dict[str, Any]] = [
-            {
-                "day": d,
-                "rule_id": r,
-                "reason_key": k,
-                "override_system": self.reason_values[(d, r, k)][0],
-                "override_code": self.reason_values[(d, r, k)][1],
-                "override_display": self.reason_values[(d, r, k)][2],
-                "cards": n,
-            }
-            for (d, r, k), n in sorted(self.reasons.items())
-            if n
-        ]
-        for chunk in chunks(reason_rows):
-            statement = dialect_insert(dialect, reason_days).values(list(chunk))
-            statement = statement.on_conflict_do_update(
-                index_elements=[reason_days.c.day, reason_days.c.rule_id, reason_days.c.reason_key],
-                set_={"cards": reason_days.c.cards + statement.excluded.cards},
-            )
-            conn.execute(statement)
+        if day_rows:
+            conn.execute(_upserts(conn.dialect.name)[report_days.name], day_rows)
+        reason_rows = []
+        for (d, r, k), n in sorted(self.reasons.items()):
+            if n:
+                system, code, display = self.reason_values[(d, r, k)]
+                reason_rows.append(
+                    {"day": d, "rule_id": r, "reason_key": k, "override_system": system,
+                     "override_code": code, "override_display": display, "cards": n}
+                )  # fmt: skip
+        if reason_rows:
+            conn.execute(_upserts(conn.dialect.name)[reason_days.name], reason_rows)
         lost = [{"day": d, "unattributed": n} for d, n in sorted(self.unattributed.items()) if n]
         if lost:
-            statement = dialect_insert(dialect, unattributed_days).values(lost)
-            statement = statement.on_conflict_do_update(
-                index_elements=[unattributed_days.c.day],
-                set_={"unattributed": unattributed_days.c.unattributed + statement.excluded.unattributed},
-            )
-            conn.execute(statement)
+            conn.execute(_upserts(conn.dialect.name)[unattributed_days.name], lost)
+
+
+@functools.cache
+def _upserts(dialect: str) -> dict[str, Any]:
+    """The upsert of each summary table: day counts add up, a card's final outcome is replaced."""
+    statements: dict[str, Any] = {}
+    for table, counts in (
+        (report_days, COUNTS),
+        (reason_days, ("cards",)),
+        (unattributed_days, ("unattributed",)),
+    ):
+        statement = dialect_insert(dialect, table)
+        statements[table.name] = statement.on_conflict_do_update(
+            index_elements=list(table.primary_key.columns),
+            set_={name: table.c[name] + statement.excluded[name] for name in counts},
+        )
+    statement = dialect_insert(dialect, card_outcomes)
+    statements[card_outcomes.name] = statement.on_conflict_do_update(
+        index_elements=[card_outcomes.c.card_uuid],
+        set_={name: statement.excluded[name] for name in _OUTCOME_COLUMNS},
+    )
+    statements[feedback.name] = (
+        dialect_insert(dialect, feedback)
+        .on_conflict_do_nothing()
+        .returning(feedback.c.id, feedback.c.card_uuid, feedback.c.outcome, feedback.c.outcome_at)
+    )
+    return statements
 
 
 def _outcome_rows(conn: Connection, uuids: Sequence[str], *, unattributed_only: bool) -> list[dict[str, Any]]:
@@ -212,21 +219,15 @@ def insert_feedback_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> in
     cards = _issued(conn, {row["card_uuid"] for row in rows})
     for row in rows:
         row["rule_id"] = cards[row["card_uuid"]][0] if row["card_uuid"] in cards else None
+    # RETURNING tells which rows were new (psycopg reports rowcount -1 for this statement); many
+    # rows in one execution (SQLAlchemy's "insertmanyvalues"), a repeat within `rows` skipped.
+    by_key: dict[tuple[str, str, datetime], dict[str, Any]] = {}
+    for row in rows:  # a repeat within the batch: the first one is the one inserted
+        by_key.setdefault((row["card_uuid"], row["outcome"], row["outcome_at"]), row)
     new: list[dict[str, Any]] = []
-    for chunk in chunks(rows):
-        # RETURNING tells which rows were new (psycopg reports rowcount -1 for this statement).
-        statement = (
-            dialect_insert(dialect, feedback)
-            .values(list(chunk))
-            .on_conflict_do_nothing()
-            .returning(feedback.c.id, feedback.c.card_uuid, feedback.c.outcome, feedback.c.outcome_at)
-        )
-        by_key: dict[tuple[str, str, datetime], dict[str, Any]] = {}
-        for r in chunk:  # a repeat within the batch: the first one is the one inserted
-            by_key.setdefault((r["card_uuid"], r["outcome"], r["outcome_at"]), r)
-        for inserted in conn.execute(statement).mappings():
-            row = by_key[(inserted["card_uuid"], inserted["outcome"], inserted["outcome_at"])]
-            new.append({**row, "id": inserted["id"]})
+    for inserted in conn.execute(_upserts(dialect)[feedback.name], list(by_key.values())).mappings():
+        row = by_key[(inserted["card_uuid"], inserted["outcome"], inserted["outcome_at"])]
+        new.append({**row, "id": inserted["id"]})
     deltas = _Deltas()
     latest: dict[str, dict[str, Any]] = {}
     for row in new:
@@ -257,13 +258,8 @@ def insert_feedback_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> in
             deltas.outcome(old, -1)
         deltas.outcome(final, 1)
         changed.append(final)
-    for chunk in chunks(changed):
-        statement = dialect_insert(dialect, card_outcomes).values(list(chunk))
-        statement = statement.on_conflict_do_update(
-            index_elements=[card_outcomes.c.card_uuid],
-            set_={name: statement.excluded[name] for name in _OUTCOME_COLUMNS},
-        )
-        conn.execute(statement)
+    if changed:
+        conn.execute(_upserts(dialect)[card_outcomes.name], changed)
     deltas.write(conn)
     return len(new)
 
