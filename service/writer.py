@@ -338,7 +338,10 @@ class BackgroundWriter:
             self.store.ensure_schema()
             with self.store.engine.begin() as conn:
                 for name, (table, rows) in by_table.items():
-                    conn.execute(self._statement(name, table), rows)
+                    if table.name == "issued_cards":  # with the report summaries, same transaction
+                        self.store.insert_rows(conn, table, rows)
+                    else:
+                        conn.execute(self._statement(name, table), rows)
         except Exception as exc:  # noqa: BLE001 - any failure: keep the rows, retry later
             with self._cond:
                 self._queue.extendleft(reversed(batch))

@@ -120,7 +120,7 @@ def analytics() -> Response:
         return _page(
             "admin/error.html", 400, title="Unknown period", message=f"days must be one of {allowed}."
         )
-    data = numbers.cached(current_app.extensions, rt.store, rt.knowledge, days, rt.clock)
+    data = numbers.build(rt.store, rt.knowledge, days, rt.clock)
     return _page(
         "admin/analytics.html",
         data=data,

@@ -21,8 +21,9 @@ The service must keep answering while the database is away (alerts never depend 
   schema is created on the first attempt that reaches it, retried by a daemon thread with a growing
   pause (and by `ping()` and every background write). Only a schema *newer* than this code fails.
 * Issued cards are written off the request path by `service.writer.BackgroundWriter`, which uses
-  `issued_card_rows()` and `insert_ignore()` from here; `record_cards()` remains the synchronous
-  form (tools, tests, the writer's equivalent).
+  `issued_card_rows()` and `insert_rows()` (issued cards with their report summaries, in the
+  writer's transaction) or `insert_ignore()` (other tables) from here; `record_cards()` remains
+  the synchronous form (tools, tests, the writer's equivalent).
 * Operations a caller must know failed for lack of a database raise `StoreUnavailable` (feedback
   answers 503 with Retry-After; the JWT check falls back to a per-process replay cache).
 * Expired JWT ids are purged by `purge_expired_jtis()`, which the writer thread runs periodically,
@@ -34,6 +35,9 @@ Layout (each module one concern; `schema` is the base the others import, so ther
   `dialect_insert`; `rule_id_of` is re-exported from service/cardkeys.py);
 * `connection`: the engine for SQLite / PostgreSQL and `StoreBase`;
 * `cards`, `feedback`, `replay`, `report`: one table or query family each;
+* `summaries`: the report summaries, written with the rows they summarise (cards and feedback go
+  through `insert_issued_cards` / `insert_feedback_rows`, the background writer through
+  `Store.insert_rows`), which `report` reads;
 * `core`: `Store`, which joins them and owns the schema's life cycle (migrations).
 """
 
@@ -61,6 +65,7 @@ from .schema import (
     StoreError,
     StoreUnavailable,
     UtcDateTime,
+    card_outcomes,
     card_repeats,
     dialect_insert,
     feedback,
@@ -68,8 +73,11 @@ from .schema import (
     issued_cards,
     metadata,
     parse_timestamp,
+    reason_days,
+    report_days,
     schema_version,
     seen_jti,
+    unattributed_days,
 )
 
 __all__ = [
@@ -98,6 +106,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "UtcDateTime",
+    "card_outcomes",
     "card_repeats",
     "dialect_insert",
     "feedback",
@@ -108,7 +117,10 @@ __all__ = [
     "make_engine",
     "metadata",
     "parse_timestamp",
+    "reason_days",
+    "report_days",
     "rule_id_of",
     "schema_version",
     "seen_jti",
+    "unattributed_days",
 ]

@@ -6,11 +6,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
+from sqlalchemy.engine import Connection
 
 from ..cardkeys import rule_id_of
 from .connection import StoreBase
 from .schema import issued_cards
+from .summaries import insert_issued_cards
 
 
 class CardsStore(StoreBase):
@@ -28,7 +30,16 @@ class CardsStore(StoreBase):
         if not rows:
             return
         with self.engine.begin() as conn:
-            conn.execute(self.insert_ignore(issued_cards), rows)
+            insert_issued_cards(conn, rows)
+
+    def insert_rows(self, conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert-or-ignore `rows` into `table` inside the caller's transaction (the background
+        writer's batch): issued cards through `insert_issued_cards`, so the report summaries change
+        in the same transaction; other tables with the plain insert-or-ignore."""
+        if table is issued_cards:
+            insert_issued_cards(conn, rows)
+        else:
+            conn.execute(self.insert_ignore(table), list(rows))
 
     def issued_card_count(self) -> int:
         """Number of recorded issued cards (monitoring and tests)."""

@@ -8,19 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.engine import Connection
 
 from .connection import StoreBase
-from .schema import (
-    INSERT_CHUNK,
-    StoreUnavailable,
-    chunks,
-    dialect_insert,
-    feedback,
-    is_unavailable,
-    issued_cards,
-    parse_timestamp,
-)
+from .schema import StoreUnavailable, feedback, is_unavailable, parse_timestamp
+from .summaries import insert_feedback_rows
 
 
 class FeedbackStore(StoreBase):
@@ -46,31 +37,8 @@ class FeedbackStore(StoreBase):
             raise
 
     def _insert_feedback(self, rows: list[dict[str, Any]]) -> int:
-        inserted = 0
         with self.engine.begin() as conn:
-            rules = self._rule_ids(conn, {row["card_uuid"] for row in rows})
-            for row in rows:
-                row["rule_id"] = rules.get(row["card_uuid"])
-            for chunk in chunks(rows):
-                # Count the RETURNING rows: psycopg reports rowcount -1 for this statement.
-                statement = (
-                    dialect_insert(self.dialect, feedback)
-                    .values(list(chunk))
-                    .on_conflict_do_nothing()
-                    .returning(feedback.c.id)
-                )
-                inserted += len(conn.execute(statement).all())
-        return inserted
-
-    @staticmethod
-    def _rule_ids(conn: Connection, card_uuids: set[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        ordered = sorted(card_uuids)
-        for start in range(0, len(ordered), INSERT_CHUNK):
-            part = ordered[start : start + INSERT_CHUNK]
-            query = select(issued_cards.c.uuid, issued_cards.c.rule_id).where(issued_cards.c.uuid.in_(part))
-            found.update({uuid: rule_id for uuid, rule_id in conn.execute(query)})
-        return found
+            return insert_feedback_rows(conn, rows)
 
     def feedback_count(self) -> int:
         """Number of stored feedback items (monitoring and tests)."""

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Column,
+    Date,
     DateTime,
     Index,
     Integer,
@@ -28,7 +29,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: report summaries (card_outcomes, report_days, ...) kept at write time
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 TOP_OVERRIDE_REASONS = 5
 # How the report counts outcomes; the report carries this sentence so a reader knows.
@@ -82,6 +83,8 @@ class UtcDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+_Row = TypeVar("_Row")
+
 metadata = MetaData()
 
 schema_version = Table(
@@ -126,6 +129,64 @@ feedback = Table(
         "ix_feedback_window",
         *("outcome_at", "outcome", "rule_id", "card_uuid", "service_id", "override_system", "override_code"),
     ),
+)
+
+# -- report summaries (service/store/summaries.py) ------------------------------------------------
+# Kept in the same transaction as the issued_cards / feedback rows they summarise, so the report and
+# /admin/analytics read a few hundred rows per period instead of counting every card. Days are UTC.
+
+card_outcomes = Table(
+    # One row per card uuid that has feedback: its FINAL item (latest outcome_at, ties by feedback
+    # id), attributed like the report attributes it (rule of the item, else of the issued card;
+    # service of the issued card, else of the item). rule_id None: the card is unknown here.
+    "card_outcomes",
+    metadata,
+    Column("card_uuid", String(CARD_UUID_MAX), primary_key=True),
+    Column("feedback_id", Integer, nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("outcome_at", UtcDateTime, nullable=False),
+    Column("rule_id", String(RULE_ID_MAX), nullable=True),
+    Column("service_id", String(SERVICE_ID_MAX), nullable=False),
+    Column("override_system", String(SYSTEM_MAX), nullable=True),
+    Column("override_code", String(CODE_MAX), nullable=True),
+    Column("override_display", String(DISPLAY_MAX), nullable=True),
+    # Covers the exact count of a window's partial first day.
+    Index("ix_card_outcomes_window", "outcome_at", "rule_id", "service_id", "outcome"),
+)
+
+report_days = Table(
+    # Per UTC day, rule and service: cards issued that day, and cards whose final outcome (by its
+    # outcome day) is accepted / overridden. Rows can fall back to 0 when a final outcome moves.
+    "report_days",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("rule_id", String(RULE_ID_MAX), primary_key=True),
+    Column("service_id", String(SERVICE_ID_MAX), primary_key=True),
+    Column("issued", Integer, nullable=False),
+    Column("accepted", Integer, nullable=False),
+    Column("overridden", Integer, nullable=False),
+)
+
+reason_days = Table(
+    # Per UTC day and rule: final overrides with a reason code, by (system, code, display).
+    # reason_key is the SHA-256 of the three (which may be NULL, so they cannot be the key).
+    "reason_days",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("rule_id", String(RULE_ID_MAX), primary_key=True),
+    Column("reason_key", String(REPEAT_HASH_LENGTH), primary_key=True),
+    Column("override_system", String(SYSTEM_MAX), nullable=True),
+    Column("override_code", String(CODE_MAX), nullable=False),
+    Column("override_display", String(DISPLAY_MAX), nullable=True),
+    Column("cards", Integer, nullable=False),
+)
+
+unattributed_days = Table(
+    # Per UTC day (of outcome_at): feedback items on cards this store has no record of.
+    "unattributed_days",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("unattributed", Integer, nullable=False),
 )
 
 seen_jti = Table(
@@ -196,7 +257,7 @@ def iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def chunks(rows: Sequence[dict[str, Any]], size: int = INSERT_CHUNK) -> Iterable[Sequence[dict[str, Any]]]:
+def chunks(rows: Sequence[_Row], size: int = INSERT_CHUNK) -> Iterable[Sequence[_Row]]:
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
 

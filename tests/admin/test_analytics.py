@@ -95,15 +95,15 @@ def test_empty_store_shows_zeros_and_an_empty_chart(admin_client: Any, knowledge
 
 def test_held_back_comes_from_the_report_when_the_store_counts_it(seeded: Flask) -> None:
     store = seeded.extensions["cds"].store
-    original = store.report
+    original = store.report_breakdown  # the page reads the report through its breakdown
 
-    def report_with_repeats(since: Any = None, **kwargs: Any) -> dict[str, Any]:
+    def report_with_repeats(since: Any = None, **kwargs: Any) -> Any:
         result = original(since, **kwargs)
-        for counts in result["rules"].values():
+        for counts in result.report["rules"].values():
             counts["held_back"] = 3
         return result
 
-    store.report = report_with_repeats
+    store.report_breakdown = report_with_repeats
     rows = table_rows(seeded.test_client().get("/admin/analytics?days=30").get_data(as_text=True))
     assert {r["held_back"] for r_id, r in rows.items() if r["issued"] != "0"} == {"3"}
 
@@ -125,7 +125,7 @@ def test_a_new_card_or_feedback_shows_at_once(seeded: Flask) -> None:
         return sum(int(r["issued"]) for r in rows.values())
 
     before = issued()
-    assert issued() == before  # reused while nothing changed
+    assert issued() == before
     card = {
         "uuid": "fresh-card",
         "indicator": "info",

@@ -1,7 +1,8 @@
 """The pages answer in under 100 ms with 100,000 stored cards (all inside the 90-day period, a
-third with feedback), seeded through the store. The first view of an analytics period counts
-every card in it; that cold time is measured and printed, and bounded loosely so a lost index
-shows. Run with -s to see the figures."""
+third with feedback), seeded through the store. The analytics page keeps no cache: every view
+reads the report summaries (service/store/summaries.py), so the COLD first view of each period,
+in an app (store, engine, connection pool, SQL compile cache) that has served nothing yet, must be
+under the budget too. Run with -s to see the figures."""
 
 from __future__ import annotations
 
@@ -22,7 +23,6 @@ pytestmark = pytest.mark.slow
 
 CARDS = 100_000
 BUDGET_MS = 100.0
-COLD_BOUND_MS = 5_000.0  # a full count of 100,000 cards on a loaded 2-core machine; a lost index is 10x
 PAGES = (
     "/admin/",
     "/admin/rules",
@@ -31,16 +31,28 @@ PAGES = (
     "/admin/analytics?days=30",
     "/admin/analytics?days=90",
 )
+ANALYTICS = tuple(path for path in PAGES if path.startswith("/admin/analytics"))
 
 
 @pytest.fixture(scope="module")
-def big_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    config = Config(data_dir=str(tmp_path_factory.mktemp("admin-big")), admin=True, log_level="WARNING")
-    app = create_app(config, uuid_factory=counting_uuids(), clock=lambda: NOW)
+def big_config(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    return Config(data_dir=str(tmp_path_factory.mktemp("admin-big")), admin=True, log_level="WARNING")
+
+
+@pytest.fixture(scope="module")
+def big_app(big_config: Config) -> Iterator[Flask]:
+    app = create_app(big_config, uuid_factory=counting_uuids(), clock=lambda: NOW)
     rt = app.extensions["cds"]
     stored = seed_bulk(rt.store, rt.knowledge, NOW, cards=CARDS, days=89)
     assert stored > CARDS // 4
     yield app
+    _close(app)
+
+
+def _close(app: Flask) -> None:
+    rt = app.extensions["cds"]
+    if rt.writer is not None:
+        rt.writer.close()
     rt.store.close()
 
 
@@ -63,10 +75,28 @@ def test_pages_answer_under_100_ms_with_100000_cards(big_app: Flask) -> None:
         print(f"  {path:45s} {cold[path]:8.1f} / {warm[path]:6.1f}")
     slow = {path: ms for path, ms in warm.items() if ms >= BUDGET_MS}
     assert not slow, f"over {BUDGET_MS} ms: {slow}"
-    assert max(cold.values()) < COLD_BOUND_MS, cold
 
 
-def test_window_counts_read_covering_indexes(big_app: Flask) -> None:
+def test_the_cold_first_view_of_every_period_is_under_100_ms(big_app: Flask, big_config: Config) -> None:
+    """Each period viewed first by a new app on the same database: nothing of the previous views
+    (pooled connection and its SQLite page cache, compiled statements) helps it. The median of
+    three fresh apps per period, so that one scheduling hiccup of the shared machine does not fail it."""
+    cold: dict[str, list[float]] = {path: [] for path in ANALYTICS}
+    for _ in range(3):
+        for path in ANALYTICS:
+            fresh = create_app(big_config, uuid_factory=counting_uuids(), clock=lambda: NOW)
+            try:
+                cold[path].append(_ms(fresh.test_client(), path))
+            finally:
+                _close(fresh)
+    print("\ncold first view of each analytics period in a fresh app, 100,000 cards (ms):")
+    for path, times in cold.items():
+        print(f"  {path:45s} " + " ".join(f"{ms:6.1f}" for ms in times))
+    slow = {path: statistics.median(times) for path, times in cold.items()}
+    assert max(slow.values()) < BUDGET_MS, slow
+
+
+def test_partial_day_counts_read_covering_indexes(big_app: Flask) -> None:
     store = big_app.extensions["cds"].store
     if store.dialect != "sqlite":
         pytest.skip("query plans checked on SQLite")
@@ -76,8 +106,13 @@ def test_window_counts_read_covering_indexes(big_app: Flask) -> None:
             "GROUP BY rule_id"
         ).all()
         outcomes = conn.exec_driver_sql(
-            "EXPLAIN QUERY PLAN SELECT outcome, count(DISTINCT card_uuid) FROM feedback "
-            "WHERE outcome_at >= '2026-01-01' GROUP BY outcome"
+            "EXPLAIN QUERY PLAN SELECT rule_id, service_id, outcome, count(*) FROM card_outcomes "
+            "WHERE outcome_at >= '2026-01-01 10:00' AND outcome_at < '2026-01-02' AND rule_id IS NOT NULL "
+            "GROUP BY rule_id, service_id, outcome"
+        ).all()
+        days = conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN SELECT * FROM report_days WHERE day >= '2026-01-01'"
         ).all()
     assert any("COVERING INDEX ix_issued_cards_window" in row[-1] for row in issued), issued
-    assert any("COVERING INDEX ix_feedback_window" in row[-1] for row in outcomes), outcomes
+    assert any("COVERING INDEX ix_card_outcomes_window" in row[-1] for row in outcomes), outcomes
+    assert any("USING INDEX" in row[-1] and "report_days" in row[-1] for row in days), days

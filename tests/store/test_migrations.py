@@ -131,3 +131,64 @@ def test_migration_runs_in_the_background_once_the_database_answers(own_postgres
         assert _differences(store.engine) == []
     finally:
         store.close()
+
+
+def _database_at_0001_with_data(url: str, seed: int) -> None:
+    """A database the 0001 service wrote: its tables, a schema_version row of 1, and random cards
+    and feedback written the way that code wrote them (insert-or-ignore; a feedback item takes the
+    rule of its card when the card was already recorded)."""
+    import random
+
+    from alembic import command
+
+    from spasticity_cds.migrations import alembic_config
+    from spasticity_cds.store import dialect_insert, feedback, feedback_row, issued_card_rows
+    from tests.store.test_report_summaries import random_operations
+
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), INITIAL_REVISION)
+            conn.execute(schema_version.insert().values(version=1, applied_at=NOW))
+        dialect = engine.dialect.name
+        for kind, payload in random_operations(random.Random(seed), cards=120, items=300):
+            with engine.begin() as conn:
+                if kind == "cards":
+                    rows = issued_card_rows(*payload)
+                    conn.execute(dialect_insert(dialect, issued_cards).on_conflict_do_nothing(), rows)
+                    continue
+                service, items = payload
+                for item in items:
+                    row = feedback_row(service, item, NOW)
+                    known = select(issued_cards.c.rule_id).where(issued_cards.c.uuid == row["card_uuid"])
+                    row["rule_id"] = conn.execute(known).scalar()
+                    conn.execute(dialect_insert(dialect, feedback).values(row).on_conflict_do_nothing())
+    finally:
+        engine.dispose()
+
+
+def test_upgrading_a_0001_database_with_data_gives_the_same_report(url: str) -> None:
+    from tests.store.exact_report import exact_breakdown, fast_breakdown
+    from tests.store.test_report_summaries import windows
+
+    _database_at_0001_with_data(url, seed=5)
+    with Store(url) as store:
+        assert _revision(store.engine) == head_revision()
+        assert _differences(store.engine) == []
+        with store.engine.connect() as conn:  # older services that read it now refuse the database
+            assert conn.execute(select(schema_version.c.version)).scalars().all() == [1, SCHEMA_VERSION]
+        report = store.report()
+        assert report["rules"] and report["unattributed_feedback"] > 0
+        import random
+
+        since_list = windows(random.Random(5))
+        for since in since_list:
+            assert fast_breakdown(store, since) == exact_breakdown(store, since), since
+        # Writing on from the backfilled summaries stays exact (late cards, re-feedback).
+        store.record_cards("svc-1", [{"uuid": "stranger-1", "source": {"topic": {"code": "rule-a"}}}], NOW)
+        item = {"card": "card-3", "outcome": "accepted", "outcomeTimestamp": "2026-11-21T15:00:00Z"}
+        store.store_feedback("svc-2", [item], NOW)
+        for since in since_list:
+            assert fast_breakdown(store, since) == exact_breakdown(store, since), since
