@@ -2,16 +2,63 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, bindparam, func, select
 
 from .connection import StoreBase
-from .schema import StoreUnavailable, dialect_insert, is_unavailable, seen_jti
+from .schema import StoreUnavailable, UtcDateTime, dialect_insert, is_unavailable, seen_jti
+
+
+@dataclass(frozen=True)
+class _ClaimStatement:
+    """The claim's SQL as SQLAlchemy compiles it for this engine's dialect and driver (placeholders,
+    casts), and how to turn (jti, expires_at, now) into the driver's parameters (the column types'
+    own bind processors: `UtcDateTime` stores naive UTC, in SQLite as SQLAlchemy's text format)."""
+
+    sql: str
+    names: tuple[str, ...]
+    positional: bool
+    processors: tuple[Callable[[Any], Any] | None, ...]
+
+    @classmethod
+    def build(cls, engine: Engine) -> _ClaimStatement:
+        dialect = engine.dialect
+        table = seen_jti
+        statement = dialect_insert(dialect.name, table).values(
+            jti=bindparam("jti", type_=table.c.jti.type),
+            expires_at=bindparam("expires_at", type_=UtcDateTime()),
+        )
+        # No RETURNING: the row count says whether the row was inserted or taken over (1) or the
+        # WHERE kept a live claim (0), in both databases; and in SQLite the statement then runs to
+        # completion, and commits, inside one call into the driver (see `claim_jti`).
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c.jti],
+            set_={"expires_at": statement.excluded.expires_at},
+            where=table.c.expires_at <= bindparam("now", type_=UtcDateTime()),
+        )
+        compiled = statement.compile(dialect=dialect)
+        names = tuple(compiled.positiontup or ("jti", "expires_at", "now"))
+        processors = tuple(compiled.binds[name].type.bind_processor(dialect) for name in names)
+        return cls(compiled.string, names, bool(compiled.positional), processors)
+
+    def parameters(self, values: dict[str, Any]) -> Any:
+        bound = [
+            value if process is None else process(value)
+            for value, process in zip((values[name] for name in self.names), self.processors, strict=True)
+        ]
+        return tuple(bound) if self.positional else dict(zip(self.names, bound, strict=True))
 
 
 class ReplayStore(StoreBase):
     """The `seen_jti` table."""
+
+    _claim_statement: _ClaimStatement | None = None
+    _claim_statement_lock = threading.Lock()
 
     def claim_jti(self, jti: str, expires_at: datetime, *, now: datetime | None = None) -> bool:
         """Claim a JWT id until it expires; False when it is already claimed and still valid.
@@ -20,23 +67,62 @@ class ReplayStore(StoreBase):
         insert, or on conflict take over the row only if the stored claim has expired. Expired
         claims are removed by `purge_expired_jtis` (run periodically in the background). Raises
         `StoreUnavailable` when the database does not answer.
+
+        This runs on every authenticated call, so it skips what SQLAlchemy's Connection adds per
+        call (statement construction and cache lookup, events, the transaction object): the SQL is
+        compiled by SQLAlchemy once per store and executed on a pooled DBAPI connection. In SQLite
+        (autocommit at the driver level, see `configure_sqlite`) the single statement is its own
+        transaction: the write lock is taken when it starts and released when it ends, inside one
+        call into the driver, never held while this thread waits for the GIL between a BEGIN and
+        a COMMIT, so the five workers' claims queue for the lock for as short a time as possible.
+        A write statement starts as a write transaction, so the lock-upgrade SQLITE_BUSY that
+        `BEGIN IMMEDIATE` prevents for read-then-write transactions cannot happen here.
         """
         now = (now or datetime.now(UTC)).astimezone(UTC)
-        table = seen_jti
-        statement = dialect_insert(self.dialect, table).values(jti=jti, expires_at=expires_at)
-        statement = statement.on_conflict_do_update(
-            index_elements=[table.c.jti],
-            set_={"expires_at": statement.excluded.expires_at},
-            where=table.c.expires_at <= now,
-        ).returning(table.c.jti)
         try:
+            claim = self._claim_statement or self._build_claim_statement()
+            params = claim.parameters({"jti": jti, "expires_at": expires_at, "now": now})
             self.ensure_schema()
-            with self.engine.begin() as conn:
-                return conn.execute(statement).first() is not None
+            return self._execute_claim(claim.sql, params)
         except Exception as exc:
-            if is_unavailable(exc):
+            if is_unavailable(exc) or self._dbapi_unavailable(exc):
                 raise StoreUnavailable("database unreachable") from None
             raise
+
+    def _build_claim_statement(self) -> _ClaimStatement:
+        with self._claim_statement_lock:
+            if self._claim_statement is None:
+                self._claim_statement = _ClaimStatement.build(self.engine)
+            return self._claim_statement
+
+    def _execute_claim(self, sql: str, params: Any) -> bool:
+        connection = self.engine.raw_connection()  # the pool: pre-ping, reset on return, as usual
+        cursor = None
+        try:
+            cursor = connection.cursor()
+            cursor.execute(sql, params)
+            claimed = cursor.rowcount == 1
+            cursor.close()
+            cursor = None
+            connection.commit()  # PostgreSQL's transaction; SQLite's statement has committed
+            return claimed
+        except Exception as exc:
+            dialect = self.engine.dialect
+            dbapi = dialect.loaded_dbapi
+            if isinstance(exc, dbapi.Error) and dialect.is_disconnect(
+                exc, connection.dbapi_connection, cursor
+            ):
+                connection.invalidate(exc)  # never hand a dead connection to the next call
+            raise
+        finally:
+            if cursor is not None:
+                cursor.close()
+            connection.close()  # back to the pool, which rolls back whatever is left open
+
+    def _dbapi_unavailable(self, exc: BaseException) -> bool:
+        """A driver error SQLAlchemy would have wrapped as OperationalError or InterfaceError."""
+        dbapi = self.engine.dialect.loaded_dbapi
+        return isinstance(exc, dbapi.OperationalError | dbapi.InterfaceError)
 
     def purge_expired_jtis(self, *, now: datetime | None = None) -> int:
         """Delete JWT ids whose claim has expired; returns how many. Keeps the table the size of
