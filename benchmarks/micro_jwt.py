@@ -86,23 +86,30 @@ def _median_us(fn: Callable[[str], Any], tokens: list[str], clock: Callable[[], 
 def _stages(verifier: auth.JwtVerifier, store: Store) -> dict[str, Callable[[str], Any]]:
     """`verify()` cut at its seams; each stage repeats the cheap steps before it only where needed."""
 
-    def header(token: str) -> Any:
-        return auth._checked_header(token, verifier.algorithms)
+    def header(token: str) -> Any:  # the unverified parse and the header checks
+        head, _claims = auth._unverified_parts(token)
+        auth._check_header(head, verifier.algorithms)
+        return head
 
     def issuer(token: str) -> Any:
-        return verifier._issuer_of(token)
+        return verifier._issuer_of(auth._unverified_parts(token)[1])
+
+    heads = {}
 
     def key(token: str) -> Any:
-        head = jwt.get_unverified_header(token)
+        segment = token.partition(".")[0]  # one algorithm's tokens share their header segment
+        if segment not in heads:
+            heads[segment] = auth._unverified_parts(token)[0]
+        head = heads[segment]
         return auth._key_for_algorithm(verifier.issuers[ISSUER].keys.signing_key(head["kid"]), head["alg"])
 
     prepared: dict[str, Any] = {}
 
     def signature_and_claims(token: str) -> Any:
-        alg = jwt.get_unverified_header(token)["alg"]
-        if alg not in prepared:
-            prepared[alg] = key(token)
-        return verifier._decode(token, prepared[alg], alg, ISSUER)
+        head = heads.get(token.partition(".")[0]) or auth._unverified_parts(token)[0]
+        if head["alg"] not in prepared:
+            prepared[head["alg"]] = key(token)
+        return verifier._decode(token, prepared[head["alg"]], head, ISSUER)
 
     def audience(_token: str) -> Any:
         return verifier._check_audience(BASE_URL + ENDPOINT, ENDPOINT)
