@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,6 +14,10 @@ from sqlalchemy import Engine, bindparam, func, select
 
 from .connection import StoreBase
 from .schema import StoreUnavailable, UtcDateTime, dialect_insert, is_unavailable, seen_jti
+
+# Waiting for SQLite's write lock in a claim: first pause and longest pause, in seconds.
+CLAIM_RETRY_FIRST = 0.0001
+CLAIM_RETRY_MAX = 0.002
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,41 @@ class _ClaimStatement:
             for value, process in zip((values[name] for name in self.names), self.processors, strict=True)
         ]
         return tuple(bound) if self.positional else dict(zip(self.names, bound, strict=True))
+
+
+def _busy_timeout_ms(cursor: Any) -> int:
+    cursor.execute("PRAGMA busy_timeout")
+    return int(cursor.fetchone()[0])
+
+
+def _execute_sqlite_claim(cursor: Any, sql: str, params: Any, busy_timeout_ms: int) -> int:
+    """Run the claim, waiting for SQLite's write lock in short steps rather than SQLite's own.
+
+    The lock is held by other workers' claims and background writers, usually for well under a
+    millisecond. SQLite's busy handler sleeps 1, 2, 5, 10, 15, 20, 25 ... ms between tries, so a
+    claim that finds the lock taken waits for the next step, often long after the lock was freed,
+    while its request holds a client connection. Here the connection's busy timeout is 0 for the
+    claim, and a busy statement (which changed nothing: it failed before starting its write) is
+    retried after CLAIM_RETRY_FIRST seconds, doubling to CLAIM_RETRY_MAX, for as long as SQLite
+    would have waited (the connection's busy timeout, `SQLITE_BUSY_TIMEOUT_MS`), which is restored
+    before the connection goes back to the pool. Returns the statement's row count.
+    """
+    cursor.execute("PRAGMA busy_timeout = 0")
+    try:
+        deadline = time.monotonic() + busy_timeout_ms / 1000
+        pause = CLAIM_RETRY_FIRST
+        while True:
+            try:
+                cursor.execute(sql, params)
+                return int(cursor.rowcount)  # read before the PRAGMA below resets it
+            except sqlite3.OperationalError as exc:
+                busy = (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_BUSY
+                if not busy or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, CLAIM_RETRY_MAX)
+    finally:
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
 
 
 class ReplayStore(StoreBase):
@@ -100,8 +141,15 @@ class ReplayStore(StoreBase):
         cursor = None
         try:
             cursor = connection.cursor()
-            cursor.execute(sql, params)
-            claimed = cursor.rowcount == 1
+            if self.dialect == "sqlite":
+                busy_ms = connection.info.get("cds_busy_timeout_ms")
+                if busy_ms is None:  # as `configure_sqlite` set it; read once per connection
+                    busy_ms = connection.info["cds_busy_timeout_ms"] = _busy_timeout_ms(cursor)
+                rows = _execute_sqlite_claim(cursor, sql, params, busy_ms)
+            else:
+                cursor.execute(sql, params)
+                rows = cursor.rowcount
+            claimed = rows == 1
             cursor.close()
             cursor = None
             connection.commit()  # PostgreSQL's transaction; SQLite's statement has committed

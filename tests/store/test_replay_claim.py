@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -121,3 +122,35 @@ def test_claims_from_many_threads_on_one_store_each_win_once(store: Store) -> No
     for thread in threads:
         thread.join()
     assert sorted(jti for jti, won in results if won) == [f"id-{i}" for i in range(10)]
+
+
+def test_sqlite_claim_waits_for_a_writer_in_short_steps_and_restores_the_busy_timeout(
+    tmp_path: Path,
+) -> None:
+    """A claim that finds the write lock taken gets it soon after it is freed, not at SQLite's
+    next busy-handler step; and its pooled connection keeps the configured busy timeout."""
+    with Store(sqlite_url(tmp_path)) as store:
+        assert store.claim_jti("warm", FIXED_NOW + timedelta(minutes=5), now=FIXED_NOW)
+        holder = sqlite3.connect(
+            store.engine.url.database or "", isolation_level=None, check_same_thread=False
+        )
+        holder.execute("BEGIN IMMEDIATE")
+        released_at: list[float] = []
+
+        def release() -> None:
+            time.sleep(0.055)
+            released_at.append(time.monotonic())
+            holder.execute("ROLLBACK")
+
+        releaser = threading.Thread(target=release)
+        releaser.start()
+        try:
+            assert store.claim_jti("waited", FIXED_NOW + timedelta(minutes=5), now=FIXED_NOW)
+            claimed_at = time.monotonic()
+        finally:
+            releaser.join()
+            holder.close()
+        assert claimed_at - released_at[0] < 0.015  # SQLite's own handler: at 78 ms, 23 ms late
+        with store.engine.connect() as conn:
+            timeout = conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one()
+        assert timeout == store_connection.SQLITE_BUSY_TIMEOUT_MS
