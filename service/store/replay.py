@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,12 +14,15 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, select
 
-from .connection import StoreBase
+from . import schema
+from .connection import StoreBase, connect_sqlite_nowait, sqlite_file
 from .schema import StoreUnavailable, UtcDateTime, dialect_insert, is_unavailable, seen_jti
 
 # Waiting for SQLite's write lock in a claim: first pause and longest pause, in seconds.
 CLAIM_RETRY_FIRST = 0.0001
 CLAIM_RETRY_MAX = 0.002
+MAX_IDLE_CLAIM_CONNECTIONS = 8  # per store (process): about one per request thread
+_UNSET: Any = object()
 
 
 @dataclass(frozen=True)
@@ -60,39 +65,71 @@ class _ClaimStatement:
         return tuple(bound) if self.positional else dict(zip(self.names, bound, strict=True))
 
 
-def _busy_timeout_ms(cursor: Any) -> int:
-    cursor.execute("PRAGMA busy_timeout")
-    return int(cursor.fetchone()[0])
+class _NoWaitConnections:
+    """SQLite connections used only by the jti claim, with no busy timeout (see `_claim_sqlite`).
+
+    Kept apart from the engine's pool so that no other statement ever runs without SQLite's busy
+    handler, and so that a claim costs exactly one statement: no PRAGMA switching the timeout off
+    and on around it. Each of those statements is a call into SQLite that lets go of the GIL, and
+    under load getting the GIL back can take up to the interpreter's switch interval (5 ms) while
+    the worker's other threads run. At most `MAX_IDLE_CLAIM_CONNECTIONS` idle ones are kept; a
+    forked child starts with none (a SQLite connection must not cross a fork).
+    """
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def take(self) -> Any:
+        with self._lock:
+            if self._pid != os.getpid():  # inherited: leave the parent's connections alone
+                _INHERITED.extend(self._idle)
+                self._idle, self._pid = [], os.getpid()
+            if self._idle:
+                return self._idle.pop()
+        return connect_sqlite_nowait(self.database)
+
+    def give_back(self, connection: Any) -> None:
+        with self._lock:
+            if self._pid == os.getpid() and len(self._idle) < MAX_IDLE_CLAIM_CONNECTIONS:
+                self._idle.append(connection)
+                return
+        connection.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
 
 
-def _execute_sqlite_claim(cursor: Any, sql: str, params: Any, busy_timeout_ms: int) -> int:
+_INHERITED: list[Any] = []  # connections a forked child must neither use nor close
+
+
+def _claim_sqlite(connection: Any, sql: str, params: Any, busy_timeout_ms: int) -> int:
     """Run the claim, waiting for SQLite's write lock in short steps rather than SQLite's own.
 
-    The lock is held by other workers' claims and background writers, usually for well under a
-    millisecond. SQLite's busy handler sleeps 1, 2, 5, 10, 15, 20, 25 ... ms between tries, so a
-    claim that finds the lock taken waits for the next step, often long after the lock was freed,
-    while its request holds a client connection. Here the connection's busy timeout is 0 for the
-    claim, and a busy statement (which changed nothing: it failed before starting its write) is
-    retried after CLAIM_RETRY_FIRST seconds, doubling to CLAIM_RETRY_MAX, for as long as SQLite
-    would have waited (the connection's busy timeout, `SQLITE_BUSY_TIMEOUT_MS`), which is restored
-    before the connection goes back to the pool. Returns the statement's row count.
+    The lock is held by other workers' claims and background writers, usually briefly. SQLite's
+    busy handler sleeps 1, 2, 5, 10, 15, 20, 25 ... ms between tries, so a claim that finds the
+    lock taken waits for its next step, often long after the lock was freed, while its request
+    holds a client connection. On a connection with busy timeout 0, a busy statement (which
+    changed nothing: it failed before starting its write) is retried after CLAIM_RETRY_FIRST
+    seconds, doubling to CLAIM_RETRY_MAX, for as long as SQLite would have waited
+    (`SQLITE_BUSY_TIMEOUT_MS`). Returns the statement's row count.
     """
-    cursor.execute("PRAGMA busy_timeout = 0")
-    try:
-        deadline = time.monotonic() + busy_timeout_ms / 1000
-        pause = CLAIM_RETRY_FIRST
-        while True:
-            try:
-                cursor.execute(sql, params)
-                return int(cursor.rowcount)  # read before the PRAGMA below resets it
-            except sqlite3.OperationalError as exc:
-                busy = (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_BUSY
-                if not busy or time.monotonic() + pause > deadline:
-                    raise
-            time.sleep(pause)
-            pause = min(pause * 2, CLAIM_RETRY_MAX)
-    finally:
-        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    pause = CLAIM_RETRY_FIRST
+    while True:
+        try:
+            return int(connection.execute(sql, params).rowcount)
+        except sqlite3.OperationalError as exc:
+            busy = (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_BUSY
+            if not busy or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, CLAIM_RETRY_MAX)
 
 
 class ReplayStore(StoreBase):
@@ -111,13 +148,14 @@ class ReplayStore(StoreBase):
 
         This runs on every authenticated call, so it skips what SQLAlchemy's Connection adds per
         call (statement construction and cache lookup, events, the transaction object): the SQL is
-        compiled by SQLAlchemy once per store and executed on a pooled DBAPI connection. In SQLite
-        (autocommit at the driver level, see `configure_sqlite`) the single statement is its own
-        transaction: the write lock is taken when it starts and released when it ends, inside one
-        call into the driver, never held while this thread waits for the GIL between a BEGIN and
-        a COMMIT, so the five workers' claims queue for the lock for as short a time as possible.
-        A write statement starts as a write transaction, so the lock-upgrade SQLITE_BUSY that
-        `BEGIN IMMEDIATE` prevents for read-then-write transactions cannot happen here.
+        compiled by SQLAlchemy once per store and run on a DBAPI connection, the pool's for
+        PostgreSQL, for a SQLite file one of the claim's own (`_NoWaitConnections`). In SQLite
+        (autocommit at the driver level) the single statement is its own transaction: the write
+        lock is taken when it starts and released when it ends, inside one call into the driver,
+        never held while this thread waits for the GIL between a BEGIN and a COMMIT, so the
+        workers' claims hold the lock for as short a time as possible. A write statement starts as
+        a write transaction, so the lock-upgrade SQLITE_BUSY that `BEGIN IMMEDIATE` prevents for
+        read-then-write transactions cannot happen here.
         """
         now = (now or datetime.now(UTC)).astimezone(UTC)
         try:
@@ -137,29 +175,48 @@ class ReplayStore(StoreBase):
             return self._claim_statement
 
     def _execute_claim(self, sql: str, params: Any) -> bool:
+        nowait = self._nowait_connections()
+        if nowait is not None:
+            connection = nowait.take()
+            try:
+                rows = _claim_sqlite(connection, sql, params, schema.SQLITE_BUSY_TIMEOUT_MS)
+            except BaseException:
+                connection.close()  # whatever went wrong, this connection is not reused
+                raise
+            nowait.give_back(connection)
+            return rows == 1
+        return self._execute_pooled_claim(sql, params)
+
+    def _nowait_connections(self) -> _NoWaitConnections | None:
+        """The SQLite file's claim connections; None for PostgreSQL and in-memory SQLite."""
+        found = self.__dict__.get("_claim_connections", _UNSET)
+        if found is _UNSET:
+            with self._claim_statement_lock:
+                found = self.__dict__.get("_claim_connections", _UNSET)
+                if found is _UNSET:
+                    database = sqlite_file(self.engine)
+                    found = None if database is None else _NoWaitConnections(database)
+                    if found is not None:
+                        weakref.finalize(self, found.close)
+                    self.__dict__["_claim_connections"] = found
+        return found  # type: ignore[no-any-return]
+
+    def _execute_pooled_claim(self, sql: str, params: Any) -> bool:
+        """PostgreSQL (row locks: no database-wide lock to wait for) and in-memory SQLite."""
         connection = self.engine.raw_connection()  # the pool: pre-ping, reset on return, as usual
         cursor = None
         try:
             cursor = connection.cursor()
-            if self.dialect == "sqlite":
-                busy_ms = connection.info.get("cds_busy_timeout_ms")
-                if busy_ms is None:  # as `configure_sqlite` set it; read once per connection
-                    busy_ms = connection.info["cds_busy_timeout_ms"] = _busy_timeout_ms(cursor)
-                rows = _execute_sqlite_claim(cursor, sql, params, busy_ms)
-            else:
-                cursor.execute(sql, params)
-                rows = cursor.rowcount
-            claimed = rows == 1
+            cursor.execute(sql, params)
+            claimed = cursor.rowcount == 1
             cursor.close()
             cursor = None
-            connection.commit()  # PostgreSQL's transaction; SQLite's statement has committed
+            connection.commit()  # PostgreSQL's transaction; in SQLite the statement has committed
             return claimed
         except Exception as exc:
             dialect = self.engine.dialect
-            dbapi = dialect.loaded_dbapi
-            if isinstance(exc, dbapi.Error) and dialect.is_disconnect(
-                exc, connection.dbapi_connection, cursor
-            ):
+            raw = connection.dbapi_connection
+            if isinstance(exc, dialect.loaded_dbapi.Error) and dialect.is_disconnect(exc, raw, cursor):
                 connection.invalidate(exc)  # never hand a dead connection to the next call
             raise
         finally:

@@ -20,6 +20,7 @@ from sqlalchemy import select, text
 
 from spasticity_cds.store import Store, StoreUnavailable, seen_jti
 from spasticity_cds.store import connection as store_connection
+from spasticity_cds.store import schema as store_schema
 from tests.store.common import FIXED_NOW, sqlite_url
 
 
@@ -63,7 +64,8 @@ def test_sqlite_claim_has_committed_and_released_the_write_lock(tmp_path: Path) 
 def test_sqlite_busy_past_the_timeout_is_unavailable_then_recovers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store_connection, "SQLITE_BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr(store_connection, "SQLITE_BUSY_TIMEOUT_MS", 100)  # the engine's connections
+    monkeypatch.setattr(store_schema, "SQLITE_BUSY_TIMEOUT_MS", 100)  # how long a claim waits
     with Store(sqlite_url(tmp_path)) as store:
         holder = sqlite3.connect(store.engine.url.database or "", isolation_level=None)
         try:
@@ -154,3 +156,23 @@ def test_sqlite_claim_waits_for_a_writer_in_short_steps_and_restores_the_busy_ti
         with store.engine.connect() as conn:
             timeout = conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one()
         assert timeout == store_connection.SQLITE_BUSY_TIMEOUT_MS
+
+
+def test_sqlite_claims_reuse_a_few_connections_of_their_own(tmp_path: Path) -> None:
+    with Store(sqlite_url(tmp_path)) as store:
+        for i in range(20):
+            assert store.claim_jti(f"seq-{i}", FIXED_NOW + timedelta(minutes=5), now=FIXED_NOW)
+        claims = store._nowait_connections()
+        assert claims is not None and len(claims._idle) == 1  # one caller at a time: one connection
+        [connection] = claims._idle
+        assert connection.execute("PRAGMA busy_timeout").fetchone() == (0,)
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert connection.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
+
+
+def test_in_memory_sqlite_claims_on_its_one_shared_connection() -> None:
+    with Store("sqlite://") as store:
+        assert store._nowait_connections() is None
+        assert store.claim_jti("m", FIXED_NOW + timedelta(minutes=5), now=FIXED_NOW)
+        assert not store.claim_jti("m", FIXED_NOW + timedelta(minutes=5), now=FIXED_NOW)
+        assert store.seen_jti_count() == 1
