@@ -109,10 +109,13 @@ def connect_sqlite_nowait(database: str) -> Any:
     SQLITE_BUSY at once and waits in its own steps. Otherwise as `configure_sqlite` sets up a
     pooled connection: no implicit transactions, synchronous NORMAL; the database is in WAL mode
     already (the engine's first connection switched it, and the mode is kept in the file)."""
-    connection = sqlite3.connect(database, timeout=0, check_same_thread=False, isolation_level=None)
+    timeout = SQLITE_BUSY_TIMEOUT_MS / 1000
+    connection = sqlite3.connect(database, timeout=timeout, check_same_thread=False, isolation_level=None)
     try:
-        connection.execute("PRAGMA busy_timeout = 0")
+        # Reads the schema: in WAL mode even a reader can meet a brief SQLITE_BUSY (another
+        # connection restarting the WAL), so this still waits as every connection does.
         connection.execute("PRAGMA synchronous = NORMAL")  # durable in WAL mode except on power loss
+        connection.execute("PRAGMA busy_timeout = 0")  # from here on the caller does the waiting
     except BaseException:
         connection.close()
         raise

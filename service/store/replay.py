@@ -117,7 +117,8 @@ def _claim_sqlite(connection: Any, sql: str, params: Any, busy_timeout_ms: int) 
     holds a client connection. On a connection with busy timeout 0, a busy statement (which
     changed nothing: it failed before starting its write) is retried after CLAIM_RETRY_FIRST
     seconds, doubling to CLAIM_RETRY_MAX, for as long as SQLite would have waited
-    (`SQLITE_BUSY_TIMEOUT_MS`). Returns the statement's row count.
+    (`SQLITE_BUSY_TIMEOUT_MS`); so is the brief SQLITE_BUSY a WAL reader can meet. Returns the
+    statement's row count.
     """
     deadline = time.monotonic() + busy_timeout_ms / 1000
     pause = CLAIM_RETRY_FIRST
