@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -176,3 +177,20 @@ def test_in_memory_sqlite_claims_on_its_one_shared_connection() -> None:
         assert store.claim_jti("m", FIXED_NOW + timedelta(minutes=5), now=FIXED_NOW)
         assert not store.claim_jti("m", FIXED_NOW + timedelta(minutes=5), now=FIXED_NOW)
         assert store.seen_jti_count() == 1
+
+
+def test_many_threads_opening_claim_connections_at_once_never_fail(tmp_path: Path) -> None:
+    """20 threads each opening a claim connection at the same moment, on fresh stores: a new
+    connection's first read can meet a brief SQLITE_BUSY in WAL mode, which must be waited out."""
+    for trial in range(5):
+        with Store(sqlite_url(tmp_path / str(trial))) as store:
+            assert store.claim_jti("stale", FIXED_NOW, now=FIXED_NOW - timedelta(minutes=1))
+            barrier = threading.Barrier(20)
+
+            def claim(_: int, store: Store = store, barrier: threading.Barrier = barrier) -> bool:
+                barrier.wait()
+                return store.claim_jti("stale", FIXED_NOW + timedelta(minutes=5), now=FIXED_NOW)
+
+            with ThreadPoolExecutor(max_workers=20) as pool:
+                results = list(pool.map(claim, range(20)))
+            assert results.count(True) == 1
