@@ -21,7 +21,7 @@ from ..metrics import observe_cards, observe_held_back
 from ..pipeline import find, render_cards
 from ..repeats import RepeatGuard, Screened
 from ..runtime import current
-from ..validation import check_hook_request, parse_json_body
+from ..validation import check_hook_request, parse_json_body, read_body
 
 bp = Blueprint("hooks", __name__)
 
@@ -49,7 +49,7 @@ def call_service(service_id: str) -> Response:
     service = rt.knowledge.services.get(service_id)
     if service is None:
         raise NotFound(f"No CDS service with id {service_id!r}; see GET /cds-services", field="id")
-    body = parse_json_body(request.get_data(cache=False), request.content_type, rt.config.max_json_depth)
+    body = parse_json_body(read_body(request), request.content_type, rt.config.max_json_depth)
     check_hook_request(body, service["hook"])
     g.hook_instance = body.get("hookInstance")
     findings = find(body, service=service, runtime=rt)
