@@ -42,6 +42,7 @@ if str(REPO) not in sys.path:
 
 from spasticity_cds import create_app  # noqa: E402
 from spasticity_cds.config import Config  # noqa: E402
+from spasticity_cds.heap import collection_paused  # noqa: E402
 from spasticity_cds.pipeline import evaluate_hook  # noqa: E402
 from spasticity_cds.validation import check_hook_request, parse_json_body  # noqa: E402
 
@@ -72,6 +73,15 @@ def make_runtime(data_dir: str) -> Any:
     return app.extensions["cds"]
 
 
+def _cpu_ms(fn: Callable[[], Any]) -> float:
+    """CPU time of this thread for one call, in ms, with the collector paused as the hooks view
+    pauses it (`heap.collection_paused`): what the call returns is freed inside the pause."""
+    started = time.thread_time()
+    with collection_paused():
+        fn()
+    return (time.thread_time() - started) * 1000
+
+
 def _median_ms(fn: Callable[[], Any], iterations: int, warmup: int) -> float:
     """Median CPU time of this thread per call, in ms.
 
@@ -80,13 +90,8 @@ def _median_ms(fn: Callable[[], Any], iterations: int, warmup: int) -> float:
     time itself, since waiting is what it is about.
     """
     for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(iterations):
-        started = time.thread_time()
-        fn()
-        times.append(time.thread_time() - started)
-    return statistics.median(times) * 1000
+        _cpu_ms(fn)
+    return statistics.median(_cpu_ms(fn) for _ in range(iterations))
 
 
 def _median_wall_ms(fn: Callable[[], Any], iterations: int) -> float:
@@ -130,17 +135,23 @@ def bench_kind(runtime: Any, kind: str, iterations: int) -> dict[str, Any]:
 
 
 SCALING_SIZES = (0, 100, 1000, 10_000)
+SCALING_ROUNDS = 5
 
 
 def bench_scaling(
     runtime: Any, sizes: tuple[int, ...] = SCALING_SIZES, budget_s: float = 2.0
 ) -> dict[str, Any]:
-    """Median parse + evaluate CPU ms for kind d's request scaled to each size, and the slopes."""
+    """Median parse + evaluate CPU ms for kind d's request scaled to each size, and the slopes.
+
+    The sizes take turns: SCALING_ROUNDS rounds, each giving every size about
+    `budget_s` / SCALING_ROUNDS of calls (at least two), so a change in the machine's load during
+    the run weighs on every size alike rather than on whichever size it happened to be measuring;
+    each size's figure is the median of all its calls."""
     from make_requests import scaled
 
     service = runtime.knowledge.services["spasticity-order-sign"]
     max_depth = runtime.config.max_json_depth
-    totals: dict[int, float] = {}
+    calls: dict[int, Callable[[], None]] = {}
     for size in sizes:
         raw = json.dumps(scaled(size), separators=(",", ":")).encode()
 
@@ -149,11 +160,16 @@ def bench_scaling(
             check_hook_request(body, service["hook"])
             evaluate_hook(body, service=service, runtime=runtime)
 
-        started = time.thread_time()
-        call()
-        once = max(time.thread_time() - started, 1e-4)
-        iterations = max(5, min(300, int(budget_s / once)))
-        totals[size] = _median_ms(call, iterations, 2)
+        calls[size] = call
+    per_round: dict[int, int] = {}
+    for size, call in calls.items():
+        once = max(min(_cpu_ms(call) for _ in range(2)) / 1000, 1e-4)
+        per_round[size] = max(2, min(60, int(budget_s / SCALING_ROUNDS / once)))
+    samples: dict[int, list[float]] = {size: [] for size in sizes}
+    for _ in range(SCALING_ROUNDS):
+        for size, call in calls.items():
+            samples[size].extend(_cpu_ms(call) for _ in range(per_round[size]))
+    totals = {size: statistics.median(times) for size, times in samples.items()}
     slopes = {}
     ordered = sorted(totals)
     for low, high in zip(ordered[1:], ordered[2:], strict=False):
@@ -247,9 +263,11 @@ def profile(runtime: Any, kind: str, iterations: int) -> str:
     profiler = Profiler(interval=0.0001)
     with profiler:
         for _ in range(iterations):
-            body = parse_json_body(raw, "application/json", max_depth)
-            check_hook_request(body, service["hook"])
-            evaluate_hook(body, service=service, runtime=runtime)
+            with collection_paused():
+                body = parse_json_body(raw, "application/json", max_depth)
+                check_hook_request(body, service["hook"])
+                evaluate_hook(body, service=service, runtime=runtime)
+                del body
     return str(profiler.output_text(unicode=False, color=False, show_all=False))
 
 

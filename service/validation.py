@@ -15,6 +15,8 @@ import jsonschema_rs
 import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+from werkzeug.wrappers import Request
 
 from .errors import BadRequest, CdsError
 from .paths import data_path
@@ -157,6 +159,34 @@ def _depth(raw: bytes, limit: int | None = None) -> int:
         kept = kept.replace(b"[]", b"")
         depth += 1
     return depth
+
+
+def read_body(request: Request) -> bytes:
+    """The request body, read in one call of Content-Length bytes, with Werkzeug's limits.
+
+    `request.get_data()` reads through Werkzeug's LimitedStream 64 KiB at a time, and each of those
+    reads makes gunicorn's body reader copy what is left of its buffer: a 1 MB prefetch cost 3 ms
+    of CPU that way, against 1 ms for one read of the declared length. The refusals are Werkzeug's
+    own: a declared length over MAX_CONTENT_LENGTH is a 413 before anything is read, a read that
+    fails (a client gone silent past its timeout) is a 400. A body without a Content-Length, or
+    one something already started to read, goes through `get_data` as before (a chunked body has
+    been read whole and given a length by `bound_streamed_bodies` before any view runs). A body
+    shorter than it declared is returned as it came, as Werkzeug does; the JSON parse refuses it.
+    """
+    length = request.content_length
+    stream = request.environ.get("wsgi.input")
+    if length is None or stream is None or "stream" in request.__dict__:
+        return request.get_data(cache=False)
+    limit = request.max_content_length
+    if limit is not None and length > limit:
+        raise RequestEntityTooLarge()
+    if length == 0:
+        return b""
+    try:
+        body: bytes = stream.read(length)
+    except (OSError, ValueError):
+        raise ClientDisconnected() from None
+    return body
 
 
 def parse_json_body(raw: bytes, content_type: str | None, max_depth: int) -> Any:

@@ -29,7 +29,7 @@ from ..metrics import observe_feedback, observe_feedback_unavailable
 from ..repeats import EXTENSION as REPEATS
 from ..runtime import current
 from ..store import StoreUnavailable, parse_timestamp
-from ..validation import check, parse_json_body
+from ..validation import check, parse_json_body, read_body
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def post_feedback(service_id: str) -> Response:
     if not _known_service(service_id):
         raise NotFound(f"Unknown CDS service {service_id!r}; services are listed at GET /cds-services")
     runtime = current()
-    body = parse_json_body(request.get_data(cache=False), request.content_type, runtime.config.max_json_depth)
+    body = parse_json_body(read_body(request), request.content_type, runtime.config.max_json_depth)
     check(SCHEMA_NAME, body)
     items = body["feedback"]
     for index, item in enumerate(items):

@@ -9,6 +9,7 @@ to add extension members), and the JSON access log and the Prometheus counter
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -17,12 +18,13 @@ from flask.blueprints import BlueprintSetupState
 
 from ..cardkeys import rule_id_of
 from ..errors import NotFound
+from ..heap import collection_paused
 from ..metrics import observe_cards, observe_held_back
 from ..pipeline import find, render_cards
 from ..repeats import EXTENSION as _GUARD
 from ..repeats import RepeatGuard, Screened
-from ..runtime import current
-from ..validation import check_hook_request, parse_json_body
+from ..runtime import Runtime, current
+from ..validation import check_hook_request, parse_json_body, read_body
 
 bp = Blueprint("hooks", __name__)
 
@@ -49,7 +51,14 @@ def call_service(service_id: str) -> Response:
     service = rt.knowledge.services.get(service_id)
     if service is None:
         raise NotFound(f"No CDS service with id {service_id!r}; see GET /cds-services", field="id")
-    body = parse_json_body(request.get_data(cache=False), request.content_type, rt.config.max_json_depth)
+    # The parsed body lives and dies inside `_answer`: when the pause ends it is already freed.
+    with collection_paused():
+        response = _answer(service_id, service, rt)
+    return _json_response(response)
+
+
+def _answer(service_id: str, service: Mapping[str, Any], rt: Runtime) -> dict[str, Any]:
+    body = parse_json_body(read_body(request), request.content_type, rt.config.max_json_depth)
     check_hook_request(body, service["hook"])
     g.hook_instance = body.get("hookInstance")
     findings = find(body, service=service, runtime=rt)
@@ -69,7 +78,7 @@ def call_service(service_id: str) -> Response:
         if guard is not None:
             guard.remember(screened, cards, now)
         observe_cards(cards)
-    return _json_response(response)
+    return response
 
 
 def _json_response(value: object) -> Response:

@@ -10,6 +10,7 @@ hit ``SQLITE_BUSY`` on lock upgrade (a busy timeout does not cover that case). P
 from __future__ import annotations
 
 import os
+import sqlite3
 import weakref
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,36 @@ def configure_sqlite(engine: Engine) -> None:
         # writes can fail with SQLITE_BUSY at lock upgrade regardless of the busy timeout.
         mode = "DEFERRED" if conn.get_execution_options().get("cds_readonly") else "IMMEDIATE"
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def sqlite_file(engine: Engine) -> str | None:
+    """The SQLite database file of `engine`; None for PostgreSQL and for in-memory databases (whose
+    one shared connection is the database: another connection would open another, empty one)."""
+    if engine.dialect.name != "sqlite" or isinstance(engine.pool, StaticPool):
+        return None
+    database = engine.url.database or ""
+    if database in {"", ":memory:"} or database.startswith("file::memory:"):
+        return None
+    return str(Path(database).expanduser())
+
+
+def connect_sqlite_nowait(database: str) -> Any:
+    """A DBAPI connection to a SQLite file that never waits for a lock: busy timeout 0, so a
+    caller that must not sleep in SQLite's busy handler (1, 2, 5 ... 100 ms steps) gets
+    SQLITE_BUSY at once and waits in its own steps. Otherwise as `configure_sqlite` sets up a
+    pooled connection: no implicit transactions, synchronous NORMAL; the database is in WAL mode
+    already (the engine's first connection switched it, and the mode is kept in the file)."""
+    timeout = SQLITE_BUSY_TIMEOUT_MS / 1000
+    connection = sqlite3.connect(database, timeout=timeout, check_same_thread=False, isolation_level=None)
+    try:
+        # Reads the schema: in WAL mode even a reader can meet a brief SQLITE_BUSY (another
+        # connection restarting the WAL), so this still waits as every connection does.
+        connection.execute("PRAGMA synchronous = NORMAL")  # durable in WAL mode except on power loss
+        connection.execute("PRAGMA busy_timeout = 0")  # from here on the caller does the waiting
+    except BaseException:
+        connection.close()
+        raise
+    return connection
 
 
 def dispose_pool_after_fork(engine: Engine) -> None:

@@ -100,14 +100,14 @@ def test_future_iat_is_refused_even_if_pyjwt_would_not(
     verifier: JwtVerifier, keys: Keys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Some PyJWT 2.x releases do not check iat against the clock; the verifier does regardless."""
-    original = jwt.decode
+    original = jwt.decode_complete
 
     def lenient_decode(*args: Any, **kwargs: Any) -> Any:
         options = dict(kwargs.pop("options", {}) or {})
         options["verify_iat"] = False
         return original(*args, options=options, **kwargs)
 
-    monkeypatch.setattr(jwt, "decode", lenient_decode)
+    monkeypatch.setattr(jwt, "decode_complete", lenient_decode)
     token = sign(keys.es384, claims_for(SERVICE, iat=int(time.time()) + 120))
     assert rejection(verifier, token) == "not-yet-valid"
 
