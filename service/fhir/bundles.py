@@ -48,21 +48,23 @@ def resources_of(value: Any) -> list[dict[str, Any]] | None:
 def _plain_searchset(value: Any) -> list[dict[str, Any]] | None:
     """The resources of the usual prefetch value (a Bundle whose entries each hold one resource
     that is not a Bundle), read in one loop; None for anything else, which `_walk` reads (and
-    reports) in full. The same resources in the same order as `_walk`, at a fraction of its cost."""
-    if not isinstance(value, dict) or value.get("resourceType", "Bundle") != "Bundle":
+    reports) in full. The same resources in the same order as `_walk`, at a fraction of its cost:
+    a 1,000-resource prefetch walked through the generators cost more than the rules. (`type() is`:
+    parsed JSON holds plain dicts and lists; anything else takes the general path.)"""
+    if type(value) is not dict or value.get("resourceType", "Bundle") != "Bundle":
         return None
     entries = value.get("entry")
     if entries is None:
         return [] if "resourceType" in value else None
-    if not isinstance(entries, list):
+    if type(entries) is not list:
         return None
     found = []
     for entry in entries:
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if not isinstance(resource, dict):
+        resource = entry.get("resource") if type(entry) is dict else None
+        if type(resource) is not dict:
             return None
         kind = resource.get("resourceType")
-        if not isinstance(kind, str) or kind == "Bundle" or not kind.strip():
+        if type(kind) is not str or kind == "Bundle" or not kind.strip():
             return None
         found.append(resource)
     return found
