@@ -24,7 +24,7 @@ from .schema import card_outcomes, feedback, iso, issued_cards, reason_days, rep
 from .summaries import COUNTED_OUTCOMES, as_date
 
 TOP_OVERRIDE_REASONS = 5
-
+# How the report counts outcomes; the report carries this sentence so a reader knows.
 REPORT_COUNTING = (
     "each card counts once, by its final outcome: the last feedback (by outcome time) wins; "
     "override reasons are those of final overrides"

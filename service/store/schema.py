@@ -31,12 +31,6 @@ from sqlalchemy.types import TypeDecorator
 
 SCHEMA_VERSION = 2  # 2: report summaries (card_outcomes, report_days, ...) kept at write time
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-TOP_OVERRIDE_REASONS = 5
-# How the report counts outcomes; the report carries this sentence so a reader knows.
-REPORT_COUNTING = (
-    "each card counts once, by its final outcome: the last feedback (by outcome time) wins; "
-    "override reasons are those of final overrides"
-)
 # Rows per INSERT statement: well under SQLite's 32766 and PostgreSQL's 65535 bound parameters.
 INSERT_CHUNK = 500
 # Key of the PostgreSQL advisory lock that serialises table creation between starting workers.
