@@ -23,10 +23,12 @@ Interface (generic, so any table with an idempotent insert can use it)::
 
 Guarantees and limits:
 
-* Each batch is written in ONE transaction with one statement per table, `INSERT ... ON CONFLICT
-  DO NOTHING` built once per table and reused (SQLAlchemy's compiled cache; psycopg prepares it
-  server-side after a few executions). Rows must therefore be idempotent: a batch that failed is
-  retried whole, and a row already written is then skipped by its unique key.
+* Each batch is written in ONE transaction by `Store.insert_rows`: `INSERT ... ON CONFLICT DO
+  NOTHING` per table (issued cards with their report summaries), on SQLite as multi-row
+  statements (a driver step per row would hand the GIL to the request threads once per row and
+  starve this thread under load), on PostgreSQL as one executemany. Rows must therefore be
+  idempotent: a batch that failed is retried whole, and a row already written is then skipped by
+  its unique key.
 * The queue is bounded (`capacity` rows, counting the batch being written). While the database is
   down the writer retries with a growing pause (up to `max_backoff` seconds) and keeps what fits;
   rows that do not fit are dropped. Queued, written, dropped and failed batches are counted in
@@ -95,7 +97,6 @@ class BackgroundWriter:
         self._queue: deque[tuple[Table, dict[str, Any]]] = deque()
         self._in_flight = 0  # rows taken off the queue and not yet committed
         self._cond = threading.Condition()
-        self._statements: dict[str, Any] = {}
         self._tasks: list[list[Any]] = []  # [interval, task, next due (monotonic)]
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
@@ -337,11 +338,10 @@ class BackgroundWriter:
         try:
             self.store.ensure_schema()
             with self.store.engine.begin() as conn:
-                for name, (table, rows) in by_table.items():
-                    if table.name == "issued_cards":  # with the report summaries, same transaction
-                        self.store.insert_rows(conn, table, rows)
-                    else:
-                        conn.execute(self._statement(name, table), rows)
+                for _name, (table, rows) in by_table.items():
+                    # Multi-row statements (service/store/schema.py insert_values); issued cards with
+                    # their report summaries, in the same transaction.
+                    self.store.insert_rows(conn, table, rows)
         except Exception as exc:  # noqa: BLE001 - any failure: keep the rows, retry later
             with self._cond:
                 self._queue.extendleft(reversed(batch))
@@ -371,12 +371,6 @@ class BackgroundWriter:
         for name, (_table, rows) in by_table.items():
             metrics.observe_writer(name, written=len(rows), depth=depth)
         return True
-
-    def _statement(self, name: str, table: Table) -> Any:
-        statement = self._statements.get(name)
-        if statement is None:
-            statement = self._statements[name] = self.store.insert_ignore(table)
-        return statement
 
 
 def _encode(value: Any) -> Any:

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from ..cardkeys import rule_id_of
 from .connection import StoreBase
-from .schema import issued_cards
+from .schema import insert_ignore_rows, issued_cards
 from .summaries import insert_issued_cards
 
 
@@ -39,7 +39,7 @@ class CardsStore(StoreBase):
         if table is issued_cards:
             insert_issued_cards(conn, rows)
         else:
-            conn.execute(self.insert_ignore(table), list(rows))
+            insert_ignore_rows(conn, table, rows)
 
     def issued_card_count(self) -> int:
         """Number of recorded issued cards (monitoring and tests)."""

@@ -43,6 +43,7 @@ from .schema import (
     chunks,
     dialect_insert,
     feedback,
+    insert_ignore_rows,
     issued_cards,
     reason_days,
     report_days,
@@ -182,7 +183,7 @@ def insert_issued_cards(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> 
     for part in chunks(sorted(first)):
         query = select(issued_cards.c.uuid).where(issued_cards.c.uuid.in_(part))
         known.update(conn.execute(query).scalars())
-    conn.execute(dialect_insert(conn.dialect.name, issued_cards).on_conflict_do_nothing(), list(rows))
+    insert_ignore_rows(conn, issued_cards, rows)
     new = [row for uuid, row in first.items() if uuid not in known]
     deltas = _Deltas()
     for row in new:

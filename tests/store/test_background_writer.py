@@ -312,3 +312,32 @@ def test_rows_left_at_shutdown_during_an_outage_are_spooled_for_the_next_writer(
         rows = store.report()["rules"]["baclofen-dantrolene-combination"]
         assert rows["issued"] == 25  # the issued_at times survived the round trip
         successor.close()
+
+
+def test_the_writer_keeps_up_beside_a_busy_request_thread(tmp_path: Any) -> None:
+    """A thread running Python without pause (a request thread under load) holds the GIL; a writer
+    that released it once per row (the driver's executemany steps SQLite per row) waited up to the
+    5 ms switch interval per row and fell behind until its queue overflowed. Multi-row statements
+    keep 6,000 rows to a few waits."""
+    store = Store(f"sqlite:///{tmp_path / 'busy.db'}")
+    store.ensure_schema()
+    writer = BackgroundWriter(store, capacity=10_000)
+    stop = threading.Event()
+
+    def busy() -> None:
+        while not stop.is_set():
+            sum(range(1_000))
+
+    spinner = threading.Thread(target=busy, daemon=True)
+    spinner.start()
+    try:
+        for n in range(2_000):
+            writer.record_cards("svc", [card(f"busy-{n}-{i}") for i in range(3)], FIXED_NOW)
+        assert writer.flush(timeout=15.0), f"{writer.pending} rows still queued"
+        assert writer.dropped == 0
+        assert store.issued_card_count() == 6_000
+    finally:
+        stop.set()
+        spinner.join()
+        writer.close()
+        store.close()
