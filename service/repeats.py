@@ -57,7 +57,7 @@ from sqlalchemy.engine import Engine
 from .cardkeys import rule_id_of
 from .config import Config
 from .engine import Finding
-from .store import REPEAT_HASH_LENGTH, card_repeats, dialect_insert, feedback
+from .store import REPEAT_HASH_LENGTH, card_repeats, feedback, insert_ignore_rows
 
 log = logging.getLogger(__name__)
 
@@ -439,7 +439,7 @@ class RepeatGuard:
     def _insert(self, rows: list[dict[str, Any]]) -> None:
         with self.engine.connect() as conn, conn.begin():
             self._statement_timeout(conn)
-            conn.execute(dialect_insert(self.dialect, card_repeats).values(rows).on_conflict_do_nothing())
+            insert_ignore_rows(conn, card_repeats, rows)
         self.purge(rows[0]["issued_at"])
 
     def purge(self, now: datetime | None = None) -> int:

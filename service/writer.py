@@ -85,7 +85,7 @@ class BackgroundWriter:
         max_backoff: float = DEFAULT_MAX_BACKOFF,
         spool_dir: str | Path | None = None,
     ) -> None:
-        """`store` is a `service.store.Store` (its engine, `ensure_schema()` and `insert_ignore()`);
+        """`store` is a `service.store.Store` (its engine, `ensure_schema()` and `insert_rows()`);
         `spool_dir`: where rows left at shutdown are kept for the next writer (None: nowhere)."""
         if capacity < 1 or batch_size < 1:
             raise ValueError("capacity and batch_size must be at least 1")

@@ -21,8 +21,8 @@ The service must keep answering while the database is away (alerts never depend 
   schema is created on the first attempt that reaches it, retried by a daemon thread with a growing
   pause (and by `ping()` and every background write). Only a schema *newer* than this code fails.
 * Issued cards are written off the request path by `service.writer.BackgroundWriter`, which uses
-  `issued_card_rows()` and `insert_rows()` (issued cards with their report summaries, in the
-  writer's transaction) or `insert_ignore()` (other tables) from here; `record_cards()` remains
+  `issued_card_rows()` and `insert_rows()` (issued cards with their report summaries, other tables
+  through `insert_ignore_rows()`, in the writer's transaction) from here; `record_cards()` remains
   the synchronous form (tools, tests, the writer's equivalent).
 * Operations a caller must know failed for lack of a database raise `StoreUnavailable` (feedback
   answers 503 with Retry-After; the JWT check falls back to a per-process replay cache).
@@ -69,6 +69,7 @@ from .schema import (
     card_repeats,
     dialect_insert,
     feedback,
+    insert_ignore_rows,
     is_unavailable,
     issued_cards,
     metadata,
@@ -109,6 +110,7 @@ __all__ = [
     "card_outcomes",
     "card_repeats",
     "dialect_insert",
+    "insert_ignore_rows",
     "feedback",
     "feedback_row",
     "is_unavailable",

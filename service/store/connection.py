@@ -15,29 +15,24 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.pool import StaticPool
 
-from .schema import SQLITE_BUSY_TIMEOUT_MS, StoreError, dialect_insert
+from .schema import SQLITE_BUSY_TIMEOUT_MS, StoreError
 
 PG_CONNECT_TIMEOUT = 2
 
 
 class StoreBase:
     """What the table modules (cards, feedback, replay, report) need of a store: its engine, its
-    dialect, `ensure_schema()` and `insert_ignore()`. `service.store.Store` provides them."""
+    dialect and `ensure_schema()`. `service.store.Store` provides them."""
 
     engine: Engine
     dialect: str
 
     def ensure_schema(self) -> None:
         raise NotImplementedError
-
-    def insert_ignore(self, table: Table) -> Any:
-        """`INSERT INTO table ... ON CONFLICT DO NOTHING` for this database: built once by the caller
-        and executed with many rows (the background writer reuses it for every batch)."""
-        return dialect_insert(self.dialect, table).on_conflict_do_nothing()
 
 
 def make_engine(url: str) -> Engine:
