@@ -337,11 +337,18 @@ class BackgroundWriter:
             by_table.setdefault(table.name, (table, []))[1].append(row)
         try:
             self.store.ensure_schema()
-            with self.store.engine.begin() as conn:
-                for _name, (table, rows) in by_table.items():
-                    # Multi-row statements (service/store/schema.py insert_values); issued cards with
-                    # their report summaries, in the same transaction.
-                    self.store.insert_rows(conn, table, rows)
+            # One transaction per engine: the jti claims of a SQLite file have a file of their own
+            # (service/store/replay.py). Every row is insert-or-ignore, so a batch put back after
+            # one engine committed is written again without doubling anything.
+            by_engine: dict[Any, list[tuple[Table, list[dict[str, Any]]]]] = {}
+            for table, rows in by_table.values():
+                by_engine.setdefault(self.store.engine_for(table), []).append((table, rows))
+            for engine, tables in by_engine.items():
+                with engine.begin() as conn:
+                    for table, rows in tables:
+                        # Multi-row statements (service/store/schema.py insert_values); issued cards
+                        # with their report summaries, in the same transaction.
+                        self.store.insert_rows(conn, table, rows)
         except Exception as exc:  # noqa: BLE001 - any failure: keep the rows, retry later
             with self._cond:
                 self._queue.extendleft(reversed(batch))

@@ -15,7 +15,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.pool import StaticPool
 
@@ -33,6 +33,10 @@ class StoreBase:
 
     def ensure_schema(self) -> None:
         raise NotImplementedError
+
+    def engine_for(self, table: Table) -> Engine:
+        """The engine holding `table` (the background writer writes each table through its own)."""
+        return self.engine
 
 
 def make_engine(url: str) -> Engine:

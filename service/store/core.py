@@ -67,6 +67,7 @@ class Store(CardsStore, FeedbackStore, ReplayStore, ReportStore):
     def close(self) -> None:
         """Close every pooled connection (tests, and a clean shutdown)."""
         self._closed = True
+        self.close_replay()
         self.engine.dispose()
 
     def __enter__(self) -> Store:

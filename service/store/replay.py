@@ -1,4 +1,12 @@
-"""Replay protection: JWT ids already seen, claimed atomically so every replica refuses a replay."""
+"""Replay protection: JWT ids already seen, claimed atomically so every replica refuses a replay.
+
+With a SQLite file database the claims live in a file of their own beside it (`replay_file`):
+SQLite has one write lock per file, and the background writer's card batches hold it for tens of
+milliseconds under load (a transaction of several statements, its thread preempted by the busy
+workers), so a claim in the same file waited behind them on most authenticated calls. In a file of
+its own a claim only ever meets other claims, each holding the lock for one short statement.
+PostgreSQL locks rows, not the database: there the table stays in the one database.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +18,14 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, select
+from sqlalchemy import Engine, Table, bindparam, func, select
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from . import schema
-from .connection import StoreBase, connect_sqlite_nowait, sqlite_file
+from .connection import StoreBase, connect_sqlite_nowait, dispose_pool_after_fork, make_engine, sqlite_file
 from .schema import StoreUnavailable, UtcDateTime, dialect_insert, is_unavailable, seen_jti
 
 # Waiting for SQLite's write lock in a claim: first pause and longest pause, in seconds.
@@ -133,11 +143,53 @@ def _claim_sqlite(connection: Any, sql: str, params: Any, busy_timeout_ms: int) 
         pause = min(pause * 2, CLAIM_RETRY_MAX)
 
 
+def replay_file(database: str) -> str:
+    """The SQLite file of the jti claims for the database file `database`: beside it, its name with
+    ".replay" before the suffix (spasticity-cds.sqlite3 -> spasticity-cds.replay.sqlite3)."""
+    path = Path(database)
+    return str(path.with_name(f"{path.stem}.replay{path.suffix or '.sqlite3'}"))
+
+
 class ReplayStore(StoreBase):
-    """The `seen_jti` table."""
+    """The `seen_jti` table: in the database itself, or for a SQLite file in its own file."""
 
     _claim_statement: _ClaimStatement | None = None
     _claim_statement_lock = threading.Lock()
+
+    @property
+    def replay_engine(self) -> Engine:
+        """The engine of the `seen_jti` table: `engine` itself, except for a SQLite file (see the
+        module's docstring), where it is an engine on `replay_file`, made with its table on first
+        use. Raises `StoreUnavailable` when that file cannot be opened or written."""
+        found = self.__dict__.get("_replay_engine")
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+        with self._claim_statement_lock:
+            found = self.__dict__.get("_replay_engine")
+            if found is None:
+                database = sqlite_file(self.engine)
+                found = self.engine if database is None else _replay_sqlite_engine(database)
+                self.__dict__["_replay_engine"] = found
+        return found
+
+    def engine_for(self, table: Table) -> Engine:
+        return self.replay_engine if table is seen_jti else super().engine_for(table)
+
+    def close_replay(self) -> None:
+        """Close the claims file's connections when it has its own engine (part of `close`)."""
+        found = self.__dict__.pop("_replay_engine", None)
+        if found is not None and found is not self.engine:
+            found.dispose()
+        nowait = self.__dict__.pop("_claim_connections", None)
+        if isinstance(nowait, _NoWaitConnections):
+            nowait.close()
+
+    def _ready_replay_engine(self) -> Engine:
+        """`replay_engine` with its table there: the database's schema when it is the database."""
+        engine = self.replay_engine
+        if engine is self.engine:
+            self.ensure_schema()
+        return engine
 
     def claim_jti(self, jti: str, expires_at: datetime, *, now: datetime | None = None) -> bool:
         """Claim a JWT id until it expires; False when it is already claimed and still valid.
@@ -162,8 +214,8 @@ class ReplayStore(StoreBase):
         try:
             claim = self._claim_statement or self._build_claim_statement()
             params = claim.parameters({"jti": jti, "expires_at": expires_at, "now": now})
-            self.ensure_schema()
-            return self._execute_claim(claim.sql, params)
+            engine = self._ready_replay_engine()
+            return self._execute_claim(engine, claim.sql, params)
         except Exception as exc:
             if is_unavailable(exc) or self._dbapi_unavailable(exc):
                 raise StoreUnavailable("database unreachable") from None
@@ -175,8 +227,8 @@ class ReplayStore(StoreBase):
                 self._claim_statement = _ClaimStatement.build(self.engine)
             return self._claim_statement
 
-    def _execute_claim(self, sql: str, params: Any) -> bool:
-        nowait = self._nowait_connections()
+    def _execute_claim(self, engine: Engine, sql: str, params: Any) -> bool:
+        nowait = self._nowait_connections(engine)
         if nowait is not None:
             connection = nowait.take()
             try:
@@ -186,25 +238,25 @@ class ReplayStore(StoreBase):
                 raise
             nowait.give_back(connection)
             return rows == 1
-        return self._execute_pooled_claim(sql, params)
+        return self._execute_pooled_claim(engine, sql, params)
 
-    def _nowait_connections(self) -> _NoWaitConnections | None:
-        """The SQLite file's claim connections; None for PostgreSQL and in-memory SQLite."""
+    def _nowait_connections(self, engine: Engine) -> _NoWaitConnections | None:
+        """The claims file's connections; None for PostgreSQL and in-memory SQLite."""
         found = self.__dict__.get("_claim_connections", _UNSET)
         if found is _UNSET:
             with self._claim_statement_lock:
                 found = self.__dict__.get("_claim_connections", _UNSET)
                 if found is _UNSET:
-                    database = sqlite_file(self.engine)
+                    database = sqlite_file(engine)
                     found = None if database is None else _NoWaitConnections(database)
                     if found is not None:
                         weakref.finalize(self, found.close)
                     self.__dict__["_claim_connections"] = found
         return found  # type: ignore[no-any-return]
 
-    def _execute_pooled_claim(self, sql: str, params: Any) -> bool:
+    def _execute_pooled_claim(self, engine: Engine, sql: str, params: Any) -> bool:
         """PostgreSQL (row locks: no database-wide lock to wait for) and in-memory SQLite."""
-        connection = self.engine.raw_connection()  # the pool: pre-ping, reset on return, as usual
+        connection = engine.raw_connection()  # the pool: pre-ping, reset on return, as usual
         cursor = None
         try:
             cursor = connection.cursor()
@@ -215,7 +267,7 @@ class ReplayStore(StoreBase):
             connection.commit()  # PostgreSQL's transaction; in SQLite the statement has committed
             return claimed
         except Exception as exc:
-            dialect = self.engine.dialect
+            dialect = engine.dialect
             raw = connection.dbapi_connection
             if isinstance(exc, dialect.loaded_dbapi.Error) and dialect.is_disconnect(exc, raw, cursor):
                 connection.invalidate(exc)  # never hand a dead connection to the next call
@@ -234,12 +286,29 @@ class ReplayStore(StoreBase):
         """Delete JWT ids whose claim has expired; returns how many. Keeps the table the size of
         the tokens still alive; run by the background writer thread, not by each request."""
         now = (now or datetime.now(UTC)).astimezone(UTC)
-        self.ensure_schema()
-        with self.engine.begin() as conn:
+        with self._ready_replay_engine().begin() as conn:
             result = conn.execute(seen_jti.delete().where(seen_jti.c.expires_at <= now))
         return int(result.rowcount or 0)
 
     def seen_jti_count(self) -> int:
         """Number of recorded JWT ids (monitoring and tests)."""
-        with self.engine.connect().execution_options(cds_readonly=True) as conn:
+        with self._ready_replay_engine().connect().execution_options(cds_readonly=True) as conn:
             return int(conn.execute(select(func.count()).select_from(seen_jti)).scalar_one())
+
+
+def _replay_sqlite_engine(database: str) -> Engine:
+    """An engine on the claims file of `database`, with the `seen_jti` table and its index (made if
+    missing: IF NOT EXISTS, so workers starting together do not race). Raises StoreUnavailable."""
+    engine = make_engine(f"sqlite:///{replay_file(database)}")
+    try:
+        with engine.begin() as conn:
+            conn.execute(CreateTable(seen_jti, if_not_exists=True))
+            for index in seen_jti.indexes:
+                conn.execute(CreateIndex(index, if_not_exists=True))
+    except Exception as exc:
+        engine.dispose()
+        if is_unavailable(exc):
+            raise StoreUnavailable("jti claims file unusable") from None
+        raise
+    dispose_pool_after_fork(engine)
+    return engine

@@ -341,3 +341,23 @@ def test_the_writer_keeps_up_beside_a_busy_request_thread(tmp_path: Any) -> None
         spinner.join()
         writer.close()
         store.close()
+
+
+def test_a_batch_of_cards_and_jwt_ids_lands_in_each_table_s_own_sqlite_file(tmp_path: Any) -> None:
+    """A SQLite file's JWT ids live in a file of their own (service/store/replay.py): the writer
+    writes one batch holding both kinds of row through each table's engine."""
+    from sqlalchemy import func, select
+
+    expires = datetime.now(UTC) + timedelta(minutes=5)
+    with Store(f"sqlite:///{tmp_path / 'cds.sqlite3'}") as store:
+        writer = BackgroundWriter(store, interval=0.01)
+        writer.submit(seen_jti, [{"jti": "queued-during-outage", "expires_at": expires}])
+        writer.submit(issued_cards, issued_card_rows("svc", [card("u-1")], FIXED_NOW))
+        assert writer.flush(timeout=10)
+        writer.close()
+        assert store.issued_card_count() == 1
+        assert store.seen_jti_count() == 1
+        assert store.claim_jti("queued-during-outage", expires) is False  # the shared claim holds it
+        with store.engine.connect() as conn:  # the database's own table is not where ids go
+            assert conn.execute(select(func.count()).select_from(seen_jti)).scalar_one() == 0
+        assert (tmp_path / "cds.replay.sqlite3").exists()

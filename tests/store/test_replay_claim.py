@@ -22,6 +22,7 @@ from sqlalchemy import select, text
 from spasticity_cds.store import Store, StoreUnavailable, seen_jti
 from spasticity_cds.store import connection as store_connection
 from spasticity_cds.store import schema as store_schema
+from spasticity_cds.store.replay import replay_file
 from tests.store.common import FIXED_NOW, sqlite_url
 
 
@@ -30,7 +31,7 @@ def test_claim_stores_expiry_as_sqlalchemy_reads_and_compares_it(store: Store) -
     on_the_second = FIXED_NOW + timedelta(minutes=7)  # no microseconds: SQLite's text must still sort
     assert store.claim_jti("a", expires, now=FIXED_NOW)
     assert store.claim_jti("b", on_the_second, now=FIXED_NOW)
-    with store.engine.connect() as conn:
+    with store.replay_engine.connect() as conn:
         rows = dict(conn.execute(select(seen_jti.c.jti, seen_jti.c.expires_at)).all())
         assert rows == {"a": expires, "b": on_the_second}
         # The purge's comparison (SQLAlchemy binds `now`) sees the same instants as the claim's.
@@ -46,14 +47,14 @@ def test_an_expired_claim_is_taken_over_with_the_new_expiry(store: Store) -> Non
     later = FIXED_NOW + timedelta(minutes=10)
     assert store.claim_jti("x", later, now=FIXED_NOW)  # the stored claim expired at FIXED_NOW
     assert not store.claim_jti("x", later, now=FIXED_NOW + timedelta(minutes=9))
-    with store.engine.connect() as conn:
+    with store.replay_engine.connect() as conn:
         assert conn.execute(select(seen_jti.c.expires_at)).scalar_one() == later
 
 
 def test_sqlite_claim_has_committed_and_released_the_write_lock(tmp_path: Path) -> None:
     with Store(sqlite_url(tmp_path)) as store:
         assert store.claim_jti("committed", FIXED_NOW + timedelta(minutes=5), now=FIXED_NOW)
-        other = sqlite3.connect(store.engine.url.database or "", timeout=0, isolation_level=None)
+        other = sqlite3.connect(store.replay_engine.url.database or "", timeout=0, isolation_level=None)
         try:
             other.execute("BEGIN IMMEDIATE")  # would raise "database is locked" if the claim held it
             assert other.execute("SELECT jti FROM seen_jti").fetchall() == [("committed",)]
@@ -68,7 +69,7 @@ def test_sqlite_busy_past_the_timeout_is_unavailable_then_recovers(
     monkeypatch.setattr(store_connection, "SQLITE_BUSY_TIMEOUT_MS", 100)  # the engine's connections
     monkeypatch.setattr(store_schema, "SQLITE_BUSY_TIMEOUT_MS", 100)  # how long a claim waits
     with Store(sqlite_url(tmp_path)) as store:
-        holder = sqlite3.connect(store.engine.url.database or "", isolation_level=None)
+        holder = sqlite3.connect(store.replay_engine.url.database or "", isolation_level=None)
         try:
             holder.execute("BEGIN EXCLUSIVE")
             with pytest.raises(StoreUnavailable):
@@ -135,7 +136,7 @@ def test_sqlite_claim_waits_for_a_writer_in_short_steps_and_restores_the_busy_ti
     with Store(sqlite_url(tmp_path)) as store:
         assert store.claim_jti("warm", FIXED_NOW + timedelta(minutes=5), now=FIXED_NOW)
         holder = sqlite3.connect(
-            store.engine.url.database or "", isolation_level=None, check_same_thread=False
+            store.replay_engine.url.database or "", isolation_level=None, check_same_thread=False
         )
         holder.execute("BEGIN IMMEDIATE")
         released_at: list[float] = []
@@ -154,7 +155,7 @@ def test_sqlite_claim_waits_for_a_writer_in_short_steps_and_restores_the_busy_ti
             releaser.join()
             holder.close()
         assert claimed_at - released_at[0] < 0.015  # SQLite's own handler: at 78 ms, 23 ms late
-        with store.engine.connect() as conn:
+        with store.replay_engine.connect() as conn:
             timeout = conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one()
         assert timeout == store_connection.SQLITE_BUSY_TIMEOUT_MS
 
@@ -163,7 +164,7 @@ def test_sqlite_claims_reuse_a_few_connections_of_their_own(tmp_path: Path) -> N
     with Store(sqlite_url(tmp_path)) as store:
         for i in range(20):
             assert store.claim_jti(f"seq-{i}", FIXED_NOW + timedelta(minutes=5), now=FIXED_NOW)
-        claims = store._nowait_connections()
+        claims = store._nowait_connections(store.replay_engine)
         assert claims is not None and len(claims._idle) == 1  # one caller at a time: one connection
         [connection] = claims._idle
         assert connection.execute("PRAGMA busy_timeout").fetchone() == (0,)
@@ -173,7 +174,8 @@ def test_sqlite_claims_reuse_a_few_connections_of_their_own(tmp_path: Path) -> N
 
 def test_in_memory_sqlite_claims_on_its_one_shared_connection() -> None:
     with Store("sqlite://") as store:
-        assert store._nowait_connections() is None
+        assert store.replay_engine is store.engine  # one shared connection is the whole database
+        assert store._nowait_connections(store.replay_engine) is None
         assert store.claim_jti("m", FIXED_NOW + timedelta(minutes=5), now=FIXED_NOW)
         assert not store.claim_jti("m", FIXED_NOW + timedelta(minutes=5), now=FIXED_NOW)
         assert store.seen_jti_count() == 1
@@ -194,3 +196,55 @@ def test_many_threads_opening_claim_connections_at_once_never_fail(tmp_path: Pat
             with ThreadPoolExecutor(max_workers=20) as pool:
                 results = list(pool.map(claim, range(20)))
             assert results.count(True) == 1
+
+
+def test_sqlite_file_claims_live_in_a_file_of_their_own(tmp_path: Path) -> None:
+    """SQLite has one write lock per file: the claims have their own file beside the database, so
+    they never queue behind the background writer's card batches. The database's own `seen_jti`
+    (made by the migrations, used by PostgreSQL) stays empty."""
+    with Store(sqlite_url(tmp_path)) as store:
+        database = Path(store.engine.url.database or "")
+        assert store.claim_jti("own-file", FIXED_NOW + timedelta(minutes=5), now=FIXED_NOW)
+        claims_file = Path(store.replay_engine.url.database or "")
+        assert claims_file == Path(replay_file(str(database)))
+        assert claims_file.parent == database.parent and claims_file != database
+        assert claims_file.name == database.stem + ".replay" + database.suffix
+        assert store.engine_for(seen_jti) is store.replay_engine
+        assert store.seen_jti_count() == 1
+        with store.engine.connect() as conn:
+            assert conn.execute(select(seen_jti.c.jti)).all() == []
+
+
+def test_sqlite_claim_does_not_wait_for_a_write_on_the_database(tmp_path: Path) -> None:
+    """A write transaction held on the database file (as the background writer holds one while it
+    records a batch of cards) does not delay a claim: before the claims had their own file, this
+    claim waited until the holder let go."""
+    with Store(sqlite_url(tmp_path)) as store:
+        assert store.claim_jti("warm", FIXED_NOW + timedelta(minutes=5), now=FIXED_NOW)
+        holder = sqlite3.connect(store.engine.url.database or "", isolation_level=None)
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            started = time.monotonic()
+            assert store.claim_jti("not-queued", FIXED_NOW + timedelta(minutes=5), now=FIXED_NOW)
+            assert time.monotonic() - started < 1.0  # the holder keeps the lock for the whole test
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+
+
+def test_closing_the_store_closes_the_claims_file(tmp_path: Path) -> None:
+    store = Store(sqlite_url(tmp_path))
+    assert store.claim_jti("x", FIXED_NOW + timedelta(minutes=5), now=FIXED_NOW)
+    claims = store._nowait_connections(store.replay_engine)
+    assert claims is not None and claims._idle
+    idle = list(claims._idle)
+    store.close()
+    assert not claims._idle
+    with pytest.raises(sqlite3.ProgrammingError):  # closed
+        idle[0].execute("SELECT 1")
+
+
+def test_postgresql_claims_stay_in_the_database(pg_url: str) -> None:
+    with Store(pg_url) as store:
+        assert store.replay_engine is store.engine  # row locks: nothing to keep apart
+        assert store.engine_for(seen_jti) is store.engine

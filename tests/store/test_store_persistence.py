@@ -240,7 +240,7 @@ def test_expired_ids_are_purged_in_the_background_not_by_each_claim(store: Store
     assert store.claim_jti("fresh", later + timedelta(minutes=5), now=later)
     assert store.seen_jti_count() == 11  # a claim costs one statement: no purge on the way
     assert store.purge_expired_jtis(now=later) == 10  # what the writer thread runs periodically
-    with store.engine.connect() as conn:
+    with store.replay_engine.connect() as conn:
         assert conn.execute(select(seen_jti.c.jti)).scalars().all() == ["fresh"]
 
 
