@@ -262,10 +262,13 @@ def chunks(rows: Sequence[_Row], size: int = INSERT_CHUNK) -> Iterable[Sequence[
 VALUES_CHUNK = 50
 
 
-def insert_ignore_rows(conn: Any, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+def insert_ignore_rows(
+    conn: Any, table: Table, rows: Sequence[Mapping[str, Any]], *, returning: str | None = None
+) -> list[Any]:
     """INSERT ... ON CONFLICT DO NOTHING of `rows` (all with the same columns) in `conn`'s
     transaction: on SQLite as multi-row statements given straight to the driver, elsewhere as one
-    executemany.
+    executemany. With `returning` (a column name), the values of that column for the rows really
+    inserted (RETURNING: a row that met a conflict returns nothing); otherwise an empty list.
 
     Why: the SQLite driver's executemany steps once per row and releases the GIL around each step.
     A background thread beside busy request threads then waits up to the interpreter's switch
@@ -277,19 +280,27 @@ def insert_ignore_rows(conn: Any, table: Table, rows: Sequence[Mapping[str, Any]
     """
     ordered = list(rows)
     if not ordered:
-        return
+        return []
     if conn.dialect.name != "sqlite":
-        conn.execute(dialect_insert(conn.dialect.name, table).on_conflict_do_nothing(), ordered)
-        return
+        statement = dialect_insert(conn.dialect.name, table).on_conflict_do_nothing()
+        if returning is None:
+            conn.execute(statement, ordered)
+            return []
+        return list(conn.execute(statement.returning(table.c[returning]), ordered).scalars())
     columns = tuple(ordered[0])
     processors = _bind_processors(conn.dialect, table, columns)
+    inserted: list[Any] = []
     for part in chunks(ordered, VALUES_CHUNK):
         values = tuple(
             process(row[name]) if process is not None else row[name]
             for row in part
             for name, process in zip(columns, processors, strict=True)
         )
-        conn.exec_driver_sql(_sqlite_insert_sql(conn.dialect, table, columns, len(part)), values)
+        sql = _sqlite_insert_sql(conn.dialect, table, columns, len(part), returning)
+        result = conn.exec_driver_sql(sql, values)
+        if returning is not None:
+            inserted.extend(result.scalars())  # a text column: what the driver gives is the value
+    return inserted
 
 
 @functools.lru_cache(maxsize=64)
@@ -299,12 +310,15 @@ def _bind_processors(dialect: Any, table: Table, columns: tuple[str, ...]) -> tu
 
 
 @functools.lru_cache(maxsize=512)
-def _sqlite_insert_sql(dialect: Any, table: Table, columns: tuple[str, ...], count: int) -> str:
+def _sqlite_insert_sql(
+    dialect: Any, table: Table, columns: tuple[str, ...], count: int, returning: str | None = None
+) -> str:
     quote = dialect.identifier_preparer.quote
     row = "(" + ", ".join("?" for _ in columns) + ")"
+    tail = f" RETURNING {quote(returning)}" if returning is not None else ""
     return (
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in columns)}) "
-        f"VALUES {', '.join(row for _ in range(count))} ON CONFLICT DO NOTHING"
+        f"VALUES {', '.join(row for _ in range(count))} ON CONFLICT DO NOTHING{tail}"
     )
 
 

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.engine import Connection
 
 from .schema import (
@@ -155,12 +155,20 @@ def _upserts(dialect: str) -> dict[str, Any]:
 
 def _outcome_rows(conn: Connection, uuids: Sequence[str], *, unattributed_only: bool) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
+    query = _outcome_query(unattributed_only)
     for part in chunks(sorted(uuids)):
-        query = select(card_outcomes).where(card_outcomes.c.card_uuid.in_(part))
-        if unattributed_only:
-            query = query.where(card_outcomes.c.rule_id.is_(None))
-        found.extend(dict(row) for row in conn.execute(query).mappings())
+        found.extend(dict(row) for row in conn.execute(query, {"uuids": list(part)}).mappings())
     return found
+
+
+@functools.cache
+def _outcome_query(unattributed_only: bool) -> Any:
+    """The final outcomes of a list of cards, one statement built once (each batch of issued
+    cards asks it): SQLAlchemy then compiles it once, and only the list is expanded per call."""
+    query = select(card_outcomes).where(card_outcomes.c.card_uuid.in_(bindparam("uuids", expanding=True)))
+    if unattributed_only:
+        query = query.where(card_outcomes.c.rule_id.is_(None))
+    return query
 
 
 def insert_issued_cards(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -176,15 +184,11 @@ def insert_issued_cards(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> 
     first: dict[str, Mapping[str, Any]] = {}
     for row in rows:
         first.setdefault(row["uuid"], row)
-    # Under the summary lock no other writer can add a card before this transaction ends, so the
-    # cards not found now are exactly those the insert-or-ignore below really inserts. (The insert
-    # stays one executemany statement, the same SQL for every batch; no RETURNING needed.)
-    known: set[str] = set()
-    for part in chunks(sorted(first)):
-        query = select(issued_cards.c.uuid).where(issued_cards.c.uuid.in_(part))
-        known.update(conn.execute(query).scalars())
-    insert_ignore_rows(conn, issued_cards, rows)
-    new = [row for uuid, row in first.items() if uuid not in known]
+    # RETURNING names the rows really inserted: a uuid already recorded, or the second of a pair
+    # in `rows`, meets the conflict and returns nothing. (The batch's uuids are almost always new:
+    # looking them up first cost a query per 500 uuids, built and rendered anew for each batch.)
+    inserted = set(insert_ignore_rows(conn, issued_cards, list(first.values()), returning="uuid"))
+    new = [row for uuid, row in first.items() if uuid in inserted]
     deltas = _Deltas()
     for row in new:
         deltas.issued(row)
