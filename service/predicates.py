@@ -403,13 +403,16 @@ _LAB_VALUE = {
 
 @predicate("latest_result_below", _LAB_VALUE, refs=_lab_ref)
 def _latest_result_below(s: Subject, arg: Mapping[str, Any]) -> Result:
+    """The latest result of a lab value set is surely below a value: "<30" is below 30, "<=30" is
+    not (it may be 30), and a bound above (">60", ">=60") never is. (Until 2026-12-07 "<30" at 30
+    read as not below, which silenced the severe-renal warning for a lab reporting eGFR "<30".)"""
     obs = s.facts.labs.get(arg["lab"])
     if obs is None or obs.value is None:
         return False, []
-    comparator = getattr(obs, "comparator", None) or ""
+    comparator = obs.comparator or ""
     if comparator.startswith(">"):
         return False, []
-    below = obs.value < arg["value"] or (comparator == "<=" and obs.value <= arg["value"])
+    below = obs.value < arg["value"] or (comparator == "<" and obs.value <= arg["value"])
     return below, [Evidence("lab", lab=arg["lab"], observation=obs)] if below else []
 
 

@@ -92,3 +92,24 @@ def test_engine_evaluates_it(value: float | None, comparator: str | None, holds:
 
 def test_no_result_never_holds() -> None:
     assert _scope({}).test({"latest_result_above": {"lab": "alt", "value": 1}}) == (False, [])
+
+
+@pytest.mark.parametrize(
+    ("value", "comparator", "holds"),
+    [
+        (29, None, True),
+        (30, None, False),
+        (31, None, False),
+        (30, "<", True),  # "<30": surely below 30 (was read as not below: a silent severe-renal card)
+        (31, "<", False),  # "<31" may be 30
+        (30, "<=", False),  # "<=30" may be 30
+        (29, "<=", True),
+        (15, ">", False),  # a bound above is never surely below
+        (None, None, False),
+    ],
+)
+def test_below_is_the_mirror_of_above(value: float | None, comparator: str | None, holds: bool) -> None:
+    obs = _obs(value, comparator)
+    ok, evidence = _scope({"egfr": obs}).test({"latest_result_below": {"lab": "egfr", "value": 30}})
+    assert ok is holds
+    assert evidence == ([Evidence("lab", lab="egfr", observation=obs)] if holds else [])
