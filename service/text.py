@@ -18,6 +18,7 @@ Pure functions of a string; no clinical content.
 
 from __future__ import annotations
 
+import functools
 import re
 
 # C0 controls, DEL, C1 controls, and the Unicode line and paragraph separators (and NEL).
@@ -37,9 +38,28 @@ def one_line(text: str) -> str:
 
 def inline_markdown(text: str) -> str:
     """Untrusted text as one inert inline Markdown run (no new block, no markup, no HTML)."""
-    return _MD_SPECIAL.sub(r"\\\1", one_line(text))
+    return _inline_cached(text) if len(text) <= CACHED_MAX_CHARS else _inline(text)
 
 
 def plain_text(text: str) -> str:
     """Untrusted text for a plain-text field such as `summary`: one line, no markup characters."""
+    return _plain_cached(text) if len(text) <= CACHED_MAX_CHARS else _plain(text)
+
+
+# The same few names (drugs, conditions, labs, value-set titles) are made inert on every call that
+# shows a card, three or four regular-expression passes each: short texts are remembered. Bounded
+# in count and in length, so hostile input cannot grow the memory; the functions are pure.
+CACHED_MAX_CHARS = 200
+_CACHE_SIZE = 4096
+
+
+def _inline(text: str) -> str:
+    return _MD_SPECIAL.sub(r"\\\1", one_line(text))
+
+
+def _plain(text: str) -> str:
     return _SPACES.sub(" ", _MARKUP.sub("", one_line(text))).strip()
+
+
+_inline_cached = functools.lru_cache(maxsize=_CACHE_SIZE)(_inline)
+_plain_cached = functools.lru_cache(maxsize=_CACHE_SIZE)(_plain)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from spasticity_cds import text as text_module
 from spasticity_cds.text import inline_markdown, one_line, plain_text
 
 BREAKS = [
@@ -91,3 +92,25 @@ def test_an_absurd_dose_is_never_shown_as_inf(make_app: Any) -> None:
     text = json.dumps(response.get_json())
     assert "inf mg" not in text and "Infinity" not in text
     assert "1e308" in text
+
+
+LIMIT = text_module.CACHED_MAX_CHARS
+
+
+@pytest.mark.parametrize("pad", [0, LIMIT - 40, LIMIT + 1, 5000])
+def test_remembered_and_long_texts_are_made_inert_the_same_way(pad: int) -> None:
+    """Short texts are remembered (bounded cache), long ones are not; both give the same answer,
+    the second time as the first."""
+    raw = "Baclofen\r\n# *10* mg <b>[x](y)</b> " + "z" * pad + "\u2028|~&`"
+    for _ in range(2):
+        assert inline_markdown(raw) == text_module._inline(raw)
+        assert plain_text(raw) == text_module._plain(raw)
+    assert "\n" not in inline_markdown(raw) and "<" not in plain_text(raw)
+
+
+def test_the_text_caches_are_bounded() -> None:
+    for cached in (text_module._inline_cached, text_module._plain_cached):
+        assert cached.cache_parameters()["maxsize"] == 4096
+    for i in range(5000):
+        inline_markdown(f"name {i}")
+    assert text_module._inline_cached.cache_info().currsize <= 4096
