@@ -340,11 +340,14 @@ def with_referenced_reasons(
     here. Only the entries that carry such a reference are touched: each is otherwise as read.
     """
     return [
-        replace(entry, reasons=_reasons(entry.raw, references))
-        if any(field in entry.raw for field in REASON_REFERENCE_FIELDS)
-        else entry
+        replace(entry, reasons=_reasons(entry.raw, references)) if has_reason_reference(entry) else entry
         for entry in entries
     ]
+
+
+def has_reason_reference(entry: MedicationEntry) -> bool:
+    """The entry gives a reason by pointing at another resource (what `with_referenced_reasons` reads)."""
+    return any(field in entry.raw for field in REASON_REFERENCE_FIELDS)
 
 
 def _authored(raw: Mapping[str, Any]) -> str | None:
