@@ -63,6 +63,15 @@ def code_text(value: Any) -> str | None:
 
 def number(value: Any) -> float | None:
     """A finite FHIR decimal as float. Booleans, NaN, infinities and non-numeric text are absent."""
+    if value is None:
+        return None
+    kind = type(value)
+    if kind is int or kind is float:  # parsed JSON: the usual case, tested first
+        try:
+            result = float(value)
+        except OverflowError:  # an int beyond a double
+            return None
+        return result if math.isfinite(result) else None
     if isinstance(value, bool):
         return None
     try:
