@@ -239,18 +239,33 @@ def _dosage(node: Any) -> Dosage | None:
         frequency = most  # as-needed doses count at their maximum
     elif frequency is None:
         frequency = most if most is not None else (1.0 if period is not None else None)
-    dosage = Dosage(
+    period_unit = code_text(repeat.get("periodUnit")) or code_text(repeat.get("periodUnits"))
+    route = concept_of(node.get("route"))
+    written = text(node.get("text"))
+    timing_code = _timing_code(node.get("timing")) if repeat is _NOTHING else None
+    if (
+        not as_needed
+        and dose_value is None
+        and dose_unit is None
+        and frequency is None
+        and period is None
+        and period_unit is None
+        and route is None
+        and written is None
+        and timing_code is None
+    ):
+        return None  # says nothing at all (the fields of an empty Dosage(), tested one by one)
+    return Dosage(
         dose_value=dose_value,
         dose_unit=dose_unit,
         frequency=frequency,
         period=period,
-        period_unit=code_text(repeat.get("periodUnit")) or code_text(repeat.get("periodUnits")),
+        period_unit=period_unit,
         as_needed=as_needed,
-        route=concept_of(node.get("route")),
-        text=text(node.get("text")),
-        timing_code=_timing_code(node.get("timing")) if repeat is _NOTHING else None,
+        route=route,
+        text=written,
+        timing_code=timing_code,
     )
-    return dosage if dosage != _EMPTY_DOSAGE else None
 
 
 def _timing_code(timing: Any) -> str | None:
@@ -262,7 +277,6 @@ def _timing_code(timing: Any) -> str | None:
     return code.strip().upper() if code else None
 
 
-_EMPTY_DOSAGE = Dosage()
 _NOTHING: dict[str, Any] = {}
 
 
