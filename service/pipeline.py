@@ -20,6 +20,7 @@ from .facts import Drug, build_facts, to_drug
 from .fhir import (
     References,
     condition_entries,
+    has_reason_reference,
     medication_entries,
     medication_index,
     observation_entries,
@@ -97,9 +98,15 @@ class Drafts:
     resources: list[dict[str, Any]]
     medications: Mapping[str, Any]
 
-    def with_record(self, references: Mapping[str, Any]) -> Drafts:
-        """The drafts with reasonReferences resolved against the patient's record (`references`:
-        Conditions and Observations by "Type/id"); entries without one are kept as they are."""
+    def with_record(self, resources: Sequence[Mapping[str, Any]]) -> Drafts:
+        """The drafts with reasonReferences resolved against the patient's record (its Conditions
+        and Observations among `resources`); entries without one are kept as they are. The record
+        is indexed only when some draft carries such a reference (most give none, or a code)."""
+        if not any(has_reason_reference(e) for e in self.new) and not any(
+            has_reason_reference(e) for e in self.others
+        ):
+            return self
+        references = _reference_index(resources)
         if not references:
             return self
         resolver = References(self.resources, ChainMap(dict(references), self.medications))  # type: ignore[arg-type]
@@ -255,7 +262,7 @@ def find(body: Mapping[str, Any], *, service: Mapping[str, Any], runtime: Runtim
         record_medications = _record_medications(body, resources)
     # Now that the patient's record is here, a draft's reasonReference to a Condition on the
     # problem list resolves: only drafts that carry one are read again (their drug is unchanged).
-    drafts = drafts.with_record(_reference_index(resources))
+    drafts = drafts.with_record(resources)
     records = medication_entries(
         resources,
         origin="record",

@@ -198,6 +198,9 @@ class Terminology:
         self.default_upper_limits: dict[str, tuple[float, frozenset[str]]] = {}
         self._valuesets_of = lru_cache(maxsize=8192)(self._match_all)
         self._recognise = lru_cache(maxsize=8192)(self._recognise_uncached)
+        # The same answers by the concept object itself (see `_by_identity`).
+        self._recognised: dict[int, tuple[Concept, Recognition | None]] = {}
+        self._in_valuesets: dict[tuple[int, int], tuple[Concept, tuple[str, ...], frozenset[str]]] = {}
 
     # ---------------------------------------------------------------- building
     @classmethod
@@ -294,7 +297,12 @@ class Terminology:
         """Ingredients and product facts of a medication concept, or None when not ours (cached)."""
         if concept is None:
             return None
-        return self._recognise(concept)
+        seen = self._recognised.get(id(concept))
+        if seen is not None and seen[0] is concept:
+            return seen[1]
+        found = self._recognise(concept)
+        _remember(self._recognised, id(concept), (concept, found))
+        return found
 
     def is_medication_of_interest(self, concept: Concept | None) -> bool:
         return self.recognise(concept) is not None
@@ -404,7 +412,13 @@ class Terminology:
         Problem lists repeat the same few thousand concepts across patients, and matching one
         concept runs every value set's word patterns: the cache makes the common case a lookup.
         """
-        return self._valuesets_of(concept, valueset_ids)
+        key = (id(concept), id(valueset_ids))
+        seen = self._in_valuesets.get(key)
+        if seen is not None and seen[0] is concept and seen[1] is valueset_ids:
+            return seen[2]
+        found = self._valuesets_of(concept, valueset_ids)
+        _remember(self._in_valuesets, key, (concept, valueset_ids, found))
+        return found
 
     def _match_all(self, concept: Concept, valueset_ids: tuple[str, ...]) -> frozenset[str]:
         return frozenset(vs for vs in valueset_ids if self.matches(vs, concept))
@@ -419,3 +433,21 @@ class Terminology:
 
     def is_lab_of_interest(self, concept: Concept) -> bool:
         return bool(self.labs_of(concept))
+
+
+# Entries of the identity caches in front of the lru caches above (cleared when full).
+_BY_IDENTITY_MAX = 8192
+
+
+def _remember(cache: dict[Any, Any], key: Any, entry: tuple[Any, ...]) -> None:
+    """Store `entry` (which holds the concept itself) under its concept's `id`.
+
+    The readers hand out one Concept object per distinct concept (`fhir._values.concept_of`), and
+    a record asks about the same few hundreds of times: a lookup by `id` skips hashing the concept
+    (a Python `__hash__` per coding) that the lru cache needs. The entry keeps the concept alive,
+    so its id cannot be reused by another object while the entry stands; the `is` test on a hit
+    makes that certain. Bounded: cleared when full.
+    """
+    if len(cache) >= _BY_IDENTITY_MAX:
+        cache.clear()
+    cache[key] = entry

@@ -20,6 +20,7 @@ from .conditions import condition_entries
 from .medications import (
     MEDICATION_TYPES,
     References,
+    has_reason_reference,
     medication_entries,
     unresolved_medication_ids,
     with_referenced_reasons,
@@ -37,6 +38,7 @@ __all__ = [
     "STU3",
     "condition_entries",
     "fhir_version_of",
+    "has_reason_reference",
     "medication_entries",
     "medication_index",
     "normalise_version",

@@ -63,6 +63,15 @@ def code_text(value: Any) -> str | None:
 
 def number(value: Any) -> float | None:
     """A finite FHIR decimal as float. Booleans, NaN, infinities and non-numeric text are absent."""
+    if value is None:
+        return None
+    kind = type(value)
+    if kind is int or kind is float:  # parsed JSON: the usual case, tested first
+        try:
+            result = float(value)
+        except OverflowError:  # an int beyond a double
+            return None
+        return result if math.isfinite(result) else None
     if isinstance(value, bool):
         return None
     try:
@@ -103,7 +112,67 @@ def concept_of(value: Any) -> Concept | None:
 
     Also accepted: a bare Coding where a CodeableConcept belongs (it has `code`/`system` but no
     `coding`), and a plain string, read as the concept's text.
+
+    The usual shape (a `coding` array of objects, and `text`) is looked up in `_CONCEPTS` first:
+    a record repeats the same few dozen drugs, problems and tests hundreds of times, and a lookup
+    costs a fifth of reading and building the concept again.
     """
+    if type(value) is dict:
+        raw_codings = value.get("coding")
+        if type(raw_codings) is list:
+            key = _concept_key(value.get("text"), raw_codings)
+            if key is not None:
+                try:
+                    return _CONCEPTS[key]
+                except (KeyError, TypeError):  # not seen yet; or a part is unhashable (a list, ...)
+                    pass
+                concept = _read_concept(value)
+                if _cacheable(key):
+                    if len(_CONCEPTS) >= _CONCEPTS_MAX:
+                        _CONCEPTS.clear()
+                    _CONCEPTS[key] = concept
+                return concept
+    return _read_concept(value)
+
+
+# Concepts by (text, system, code, display, system, code, display, ...) as sent. Bounded: cleared
+# when full, so hostile input that never repeats costs one dict of this size, not a leak. Only keys
+# made of strings (or None) of a modest length are stored: a number, boolean or list compares
+# unequal to every stored key, so a lookup can only find the concept those very strings read to.
+_CONCEPTS: dict[tuple[Any, ...], Concept | None] = {}
+_CONCEPTS_MAX = 4096
+_KEY_CHARS_MAX = 1024
+
+
+def _concept_key(label: Any, raw_codings: list[Any]) -> tuple[Any, ...] | None:
+    """The cache key of a concept with these `text` and `coding` items; None when an item is not an
+    object (those take the reader's own path)."""
+    if len(raw_codings) == 1:
+        node = raw_codings[0]
+        if type(node) is not dict:
+            return None
+        return (label, node.get("system"), node.get("code"), node.get("display"))
+    parts = [label]
+    for node in raw_codings:
+        if type(node) is not dict:
+            return None
+        parts += (node.get("system"), node.get("code"), node.get("display"))
+    return tuple(parts)
+
+
+def _cacheable(key: tuple[Any, ...]) -> bool:
+    chars = 0
+    for part in key:
+        if part is None:
+            continue
+        if type(part) is not str:
+            return False
+        chars += len(part)
+    return chars <= _KEY_CHARS_MAX
+
+
+def _read_concept(value: Any) -> Concept | None:
+    """`concept_of` without the cache."""
     if not isinstance(value, dict):
         return Concept(text=value) if isinstance(value, str) and value and not value.isspace() else None
     raw_codings = value.get("coding")

@@ -108,18 +108,25 @@ def medication_entries(
     """
     items = list(resources or ())
     references = References(items, medications)
-    candidates = [
-        (position, raw)
-        for position, raw in enumerate(items)
-        if isinstance(raw, dict) and _is_medication(raw.get("resourceType"))
-    ]
-    if wanted is not None:
-        candidates = [(p, raw) for p, raw in candidates if wanted(_medication(raw, references))]
-    found = [(position, raw, strong_version(raw)) for position, raw in candidates]
-    batch_hint = normalise_version(hint) or majority(strong for _, _, strong in found)
+    # (position, resource, its drug as `wanted` saw it): read again only from a validated model.
+    candidates: list[tuple[int, dict[str, Any], Concept | None | _Unread]] = []
+    for position, raw in enumerate(items):
+        if not isinstance(raw, dict):
+            continue
+        kind = raw.get("resourceType")
+        if not isinstance(kind, str) or kind not in MEDICATION_TYPES:
+            continue
+        if wanted is None:
+            candidates.append((position, raw, _UNREAD))
+            continue
+        drug = _medication(raw, references)
+        if wanted(drug):
+            candidates.append((position, raw, drug))
+    found = [(position, raw, known, strong_version(raw)) for position, raw, known in candidates]
+    batch_hint = normalise_version(hint) or majority(strong for *_, strong in found)
     use_models = (origin == "draft") if validate is None else validate
     entries: list[MedicationEntry] = []
-    for position, raw, strong in found:
+    for position, raw, known, strong in found:
         version = settle(raw, strong, batch_hint)
         node = raw
         if use_models and models.has_model(version, raw["resourceType"]):
@@ -127,7 +134,13 @@ def medication_entries(
         try:
             entries.append(
                 read_medication(
-                    node, raw, position=position, version=version, origin=origin, references=references
+                    node,
+                    raw,
+                    position=position,
+                    version=version,
+                    origin=origin,
+                    references=references,
+                    medication=known if node is raw else _UNREAD,
                 )
             )
         except (TypeError, ValueError, AttributeError, RecursionError):  # pragma: no cover - safety net
@@ -139,6 +152,13 @@ def _is_medication(kind: Any) -> bool:
     return isinstance(kind, str) and kind in MEDICATION_TYPES
 
 
+class _Unread:
+    """The type of `_UNREAD`: "the drug has not been read yet" (None means "there is no drug")."""
+
+
+_UNREAD = _Unread()
+
+
 def read_medication(
     node: Mapping[str, Any],
     raw: Mapping[str, Any],
@@ -147,11 +167,13 @@ def read_medication(
     version: str,
     origin: str,
     references: References,
+    medication: Concept | None | _Unread = _UNREAD,
 ) -> MedicationEntry:
     """One record from `node` (the dict itself, or its validated model's content); `raw` is the dict.
 
     `authored` is taken from `raw` as written: a model turns dates into Python values and would
-    respell them ("…T10:00:00.120+01:00" comes back with six fractional digits).
+    respell them ("…T10:00:00.120+01:00" comes back with six fractional digits). `medication`: the
+    drug when the caller has already read it from `node` (to decide whether to read the rest).
     """
     kind = str(raw["resourceType"])
     status = text(node.get("status"))
@@ -168,7 +190,7 @@ def read_medication(
         fhir_version=version,
         origin=origin,
         status=status,
-        medication=_medication(node, references),
+        medication=_medication(node, references) if isinstance(medication, _Unread) else medication,
         dosages=tuple(dosages),
         do_not_perform=_not_given(node, status),
         reasons=_reasons(node, references),
@@ -217,18 +239,33 @@ def _dosage(node: Any) -> Dosage | None:
         frequency = most  # as-needed doses count at their maximum
     elif frequency is None:
         frequency = most if most is not None else (1.0 if period is not None else None)
-    dosage = Dosage(
+    period_unit = code_text(repeat.get("periodUnit")) or code_text(repeat.get("periodUnits"))
+    route = concept_of(node.get("route"))
+    written = text(node.get("text"))
+    timing_code = _timing_code(node.get("timing")) if repeat is _NOTHING else None
+    if (
+        not as_needed
+        and dose_value is None
+        and dose_unit is None
+        and frequency is None
+        and period is None
+        and period_unit is None
+        and route is None
+        and written is None
+        and timing_code is None
+    ):
+        return None  # says nothing at all (the fields of an empty Dosage(), tested one by one)
+    return Dosage(
         dose_value=dose_value,
         dose_unit=dose_unit,
         frequency=frequency,
         period=period,
-        period_unit=code_text(repeat.get("periodUnit")) or code_text(repeat.get("periodUnits")),
+        period_unit=period_unit,
         as_needed=as_needed,
-        route=concept_of(node.get("route")),
-        text=text(node.get("text")),
-        timing_code=_timing_code(node.get("timing")) if repeat is _NOTHING else None,
+        route=route,
+        text=written,
+        timing_code=timing_code,
     )
-    return dosage if dosage != _EMPTY_DOSAGE else None
 
 
 def _timing_code(timing: Any) -> str | None:
@@ -240,7 +277,6 @@ def _timing_code(timing: Any) -> str | None:
     return code.strip().upper() if code else None
 
 
-_EMPTY_DOSAGE = Dosage()
 _NOTHING: dict[str, Any] = {}
 
 
@@ -318,11 +354,14 @@ def with_referenced_reasons(
     here. Only the entries that carry such a reference are touched: each is otherwise as read.
     """
     return [
-        replace(entry, reasons=_reasons(entry.raw, references))
-        if any(field in entry.raw for field in REASON_REFERENCE_FIELDS)
-        else entry
+        replace(entry, reasons=_reasons(entry.raw, references)) if has_reason_reference(entry) else entry
         for entry in entries
     ]
+
+
+def has_reason_reference(entry: MedicationEntry) -> bool:
+    """The entry gives a reason by pointing at another resource (what `with_referenced_reasons` reads)."""
+    return any(field in entry.raw for field in REASON_REFERENCE_FIELDS)
 
 
 def _authored(raw: Mapping[str, Any]) -> str | None:

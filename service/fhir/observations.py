@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from ..records import Concept, ObservationEntry
-from ._values import as_list, code_text, concept_of, concepts_of, get, instant_of, number, resource_ref, text
+from ._values import as_list, code_text, concept_of, get, instant_of, number, resource_ref, text
 
 _WITHDRAWN = frozenset({"entered-in-error", "cancelled"})
 _COMPARATORS = frozenset({"<", "<=", ">=", ">"})
@@ -78,33 +78,60 @@ def _value(raw: dict[str, Any]) -> tuple[float | None, str | None, str | None]:
 
 
 def _effective(raw: dict[str, Any]) -> datetime | None:
-    """When the result applies: effectiveDateTime / effectiveInstant, a period's end (or start), issued."""
+    """When the result applies: effectiveDateTime / effectiveInstant, a period's end (or start), issued.
+
+    Tried in that order, each read only if the ones before give nothing (most results have the first).
+    """
+    found = instant_of(raw.get("effectiveDateTime"))
+    if found is not None:
+        return found
+    found = instant_of(raw.get("effectiveInstant"))
+    if found is not None:
+        return found
     period = raw.get("effectivePeriod")
-    for value in (
-        raw.get("effectiveDateTime"),
-        raw.get("effectiveInstant"),
-        get(period, "end"),
-        get(period, "start"),
-        raw.get("issued"),
-    ):
-        found = instant_of(value)
+    if isinstance(period, dict):
+        found = instant_of(period.get("end")) or instant_of(period.get("start"))
         if found is not None:
             return found
-    return None
+    return instant_of(raw.get("issued"))
 
 
 def _range(ranges: Any) -> tuple[float | None, float | None]:
     """The first reference range's low and high values (the one that applies to this patient)."""
-    first = next(iter(as_list(ranges)), None)
-    return number(get(get(first, "low"), "value")), number(get(get(first, "high"), "value"))
+    first = _first_object(ranges)
+    if first is None:
+        return None, None
+    return number(get(first.get("low"), "value")), number(get(first.get("high"), "value"))
+
+
+def _first_object(value: Any) -> dict[str, Any] | None:
+    """The first object of a repeating element (`as_list(value)[0]`), without building the list."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict):
+                return item
+    return None
 
 
 def _interpretation(value: Any) -> tuple[str, ...]:
-    """Interpretation codes, upper-cased ("H", "HH", "A"): an array in R4, one concept before."""
-    codes = (
-        coding.code.strip().upper()
-        for concept in concepts_of(value)
-        for coding in concept.codings
-        if coding.code is not None
-    )
+    """Interpretation codes, upper-cased ("H", "HH", "A"): an array in R4, one concept before.
+
+    The codes of the codings `concepts_of` would read (a CodeableConcept's `coding`, or a bare
+    Coding sent in its place), read straight from the dicts: no concept is needed for a code.
+    """
+    if value is None:
+        return ()
+    codes: list[str] = []
+    for concept in as_list(value):
+        nodes = concept.get("coding")
+        if nodes is None:
+            nodes = (concept,) if "code" in concept or "system" in concept else ()
+        elif not isinstance(nodes, list):
+            nodes = (nodes,)
+        for node in nodes:
+            code = code_text(node.get("code")) if isinstance(node, dict) else None
+            if code is not None:
+                codes.append(code.strip().upper())
     return tuple(dict.fromkeys(codes))

@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spasticity_cds.fhir.bundles import _plain_searchset, _walk, resources_of
+from spasticity_cds.fhir.bundles import _plain_scan, _plain_searchset, _walk, resources_of
 
 KINDS = st.sampled_from(
     ["Condition", "OperationOutcome", "Observation", "MedicationRequest", "Bundle", "", " ", None, 3]
@@ -66,3 +66,14 @@ def test_a_plain_searchset_takes_the_fast_path() -> None:
     assert _plain_searchset(bundle) == [{"resourceType": "Condition", "id": "1"}]
     nested = {"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "Bundle"}}]}
     assert _plain_searchset(nested) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(BUNDLE)
+def test_the_scan_counts_the_outcomes_it_keeps(value: Any) -> None:
+    """`resources_of` returns the scanned list as it is when the count is 0, so the count must be right."""
+    scanned = _plain_scan(value)
+    if scanned is not None:
+        found, outcomes = scanned
+        assert found == _plain_searchset(value)
+        assert outcomes == sum(1 for r in found if r.get("resourceType") == "OperationOutcome")
