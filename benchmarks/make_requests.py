@@ -552,6 +552,10 @@ def scaled(resources: int) -> dict[str, Any]:
     prefetch = request["prefetch"]
     if resources == 0:
         prefetch.pop("patient", None)  # nothing prefetched at all, not even the Patient read
+        # and no FHIR server to ask for it: a fetch from the unreachable placeholder would add a
+        # refused connection (and a warning line) to every call of the scaling run
+        request.pop("fhirServer", None)
+        request.pop("fhirAuthorization", None)
     while prefetch_size(request) > resources:  # the labs are rounded up to a multiple of three
         key = "renalLabs" if prefetch["renalLabs"]["entry"] else "liverLabs"
         prefetch[key]["entry"].pop()
