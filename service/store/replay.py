@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, Table, bindparam, func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from . import schema
@@ -168,7 +169,7 @@ class ReplayStore(StoreBase):
             found = self.__dict__.get("_replay_engine")
             if found is None:
                 database = sqlite_file(self.engine)
-                found = self.engine if database is None else _replay_sqlite_engine(database)
+                found = self.engine if database is None else _replay_sqlite_engine(database, self.engine)
                 self.__dict__["_replay_engine"] = found
         return found
 
@@ -296,15 +297,27 @@ class ReplayStore(StoreBase):
             return int(conn.execute(select(func.count()).select_from(seen_jti)).scalar_one())
 
 
-def _replay_sqlite_engine(database: str) -> Engine:
+def _replay_sqlite_engine(database: str, main: Engine) -> Engine:
     """An engine on the claims file of `database`, with the `seen_jti` table and its index (made if
-    missing: IF NOT EXISTS, so workers starting together do not race). Raises StoreUnavailable."""
+    missing; the write transaction is BEGIN IMMEDIATE, so workers starting together take turns).
+    Raises StoreUnavailable.
+
+    The worker that makes the table copies in the claims still alive in the database's own
+    `seen_jti` (where releases before 2026-12-07 kept them, and where a downgrade finds them
+    again): a token accepted just before an upgrade stays refused after it."""
     engine = make_engine(f"sqlite:///{replay_file(database)}")
     try:
         with engine.begin() as conn:
+            made_here = not conn.exec_driver_sql(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (seen_jti.name,)
+            ).first()
             conn.execute(CreateTable(seen_jti, if_not_exists=True))
             for index in seen_jti.indexes:
                 conn.execute(CreateIndex(index, if_not_exists=True))
+            if made_here:
+                live = _live_claims(main)
+                if live:
+                    conn.execute(seen_jti.insert(), live)
     except Exception as exc:
         engine.dispose()
         if is_unavailable(exc):
@@ -312,3 +325,14 @@ def _replay_sqlite_engine(database: str) -> Engine:
         raise
     dispose_pool_after_fork(engine)
     return engine
+
+
+def _live_claims(main: Engine) -> list[dict[str, Any]]:
+    """The unexpired rows of the database's own `seen_jti`; none when it has no such table."""
+    now = datetime.now(UTC)
+    try:
+        with main.connect().execution_options(cds_readonly=True) as conn:
+            query = select(seen_jti.c.jti, seen_jti.c.expires_at).where(seen_jti.c.expires_at > now)
+            return [dict(row) for row in conn.execute(query).mappings()]
+    except OperationalError:  # a database made before the table existed: nothing to carry over
+        return []

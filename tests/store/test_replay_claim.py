@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -248,3 +248,26 @@ def test_postgresql_claims_stay_in_the_database(pg_url: str) -> None:
     with Store(pg_url) as store:
         assert store.replay_engine is store.engine  # row locks: nothing to keep apart
         assert store.engine_for(seen_jti) is store.engine
+
+
+def test_claims_alive_in_the_database_are_carried_into_the_new_claims_file(tmp_path: Path) -> None:
+    """Releases before the claims file kept the ids in the database's own table: a token accepted
+    just before the upgrade must stay refused after it; an expired id is not carried over."""
+    now = datetime.now(UTC)
+    with Store(sqlite_url(tmp_path)) as old:  # what the previous release left in the database
+        with old.engine.begin() as conn:
+            conn.execute(
+                seen_jti.insert(),
+                [{"jti": "accepted-before", "expires_at": now + timedelta(minutes=5)},
+                 {"jti": "long-expired", "expires_at": now - timedelta(minutes=5)}],
+            )  # fmt: skip
+    with Store(sqlite_url(tmp_path)) as store:
+        assert not Path(replay_file(str(store.engine.url.database))).exists()
+        assert store.claim_jti("accepted-before", now + timedelta(minutes=5)) is False  # a replay
+        assert store.claim_jti("long-expired", now + timedelta(minutes=5)) is True
+        assert store.seen_jti_count() == 2
+    with Store(sqlite_url(tmp_path)) as again:  # the file exists: nothing is copied a second time
+        with again.engine.begin() as conn:
+            later = now + timedelta(minutes=5)
+            conn.execute(seen_jti.insert(), [{"jti": "written-by-a-downgrade", "expires_at": later}])
+        assert again.claim_jti("written-by-a-downgrade", now + timedelta(minutes=5)) is True
