@@ -291,7 +291,8 @@ class Config(_Settings):
         minimum=0,
         doc="seconds a worker may answer from its own view of the overrides before asking the store "
         "again (an override made through another worker or replica is seen within this time; one made "
-        "through the same worker at once); `0` asks the store on every call",
+        "through the same worker at once); past half this age a busy worker asks in the background, "
+        "so its calls do not wait; `0` asks the store on every call",
     )
 
     @property

@@ -13,6 +13,7 @@ import json
 import logging
 import sqlite3
 import stat
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -234,6 +235,32 @@ def test_an_outage_is_noticed_once_the_index_is_older_than_the_freshness(
     assert _call(client, _request(DIAZEPAM_ALS))["cards"] == []
     guard.index.checked_at = time.monotonic() - 61  # the index is now older than the freshness
     assert _rules(_call(client, _request(DIAZEPAM_ALS))) == [BENZO]
+
+
+def test_an_index_past_its_freshness_is_refreshed_in_the_background_while_calls_go_on(
+    build: Callable[..., Flask], clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past half the freshness (and within it), a call answers from the index as it is and a check
+    of the store starts beside it: the call does not wait, even for a store that hangs."""
+    app = build(repeat_freshness=60, repeat_timeout=5)
+    client = app.test_client()
+    _override_on_select(client, clock)
+    guard = app.extensions["cds-repeats"]
+    released = threading.Event()
+    reads: list[float] = []
+
+    def slow_read(now: object) -> None:
+        reads.append(time.monotonic())
+        released.wait(10)
+
+    monkeypatch.setattr(guard, "_read_store", slow_read)
+    guard.index.checked_at = time.monotonic() - 45  # past half the freshness, within it
+    started = time.perf_counter()
+    assert _call(client, _request(DIAZEPAM_ALS))["cards"] == []  # the override it knows holds
+    assert _call(client, _request(DIAZEPAM_ALS))["cards"] == []
+    assert time.perf_counter() - started < 2  # neither call waited for the 10-second read
+    assert len(reads) == 1  # one check under way, not one per call
+    released.set()
 
 
 def test_a_hanging_store_is_given_up_on_after_the_timeout(
