@@ -207,17 +207,21 @@ def _init_worker(data_dir: str) -> None:
     _WORKER = Worker(data_dir)
 
 
-def _run_shard(task: tuple[str, int, int]) -> tuple[str, list[Outcome], Counter[str], int, dict[str, str]]:
+def _run_shard(
+    task: tuple[str, int, int],
+) -> tuple[str, list[Outcome], Counter[str], int, dict[str, str], float]:
+    """One shard's results, with the CPU seconds its process spent on it (all threads): workers
+    come from a forkserver, so their time never reaches this process's `children_*` times."""
     assert _WORKER is not None
+    cpu = time.process_time()
     outcomes, cases, patients = _WORKER.shard(*task)
-    return task[0], outcomes, cases, patients, _WORKER.templates
+    return task[0], outcomes, cases, patients, _WORKER.templates, time.process_time() - cpu
 
 
 def run(versions: tuple[str, ...] = ("R4", "STU3", "DSTU2"), workers: int | None = None) -> Run:
     """All patients of `versions`. `workers` processes (default: 2, the machine's cores, or the
     CPUs this process may use if fewer) each build their own app; 1 runs in this process."""
     started = time.perf_counter()
-    cpu_started = _cpu_seconds()
     if workers is None:
         workers = max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1))
     tasks = [(v, i, workers) for v in versions for i in range(workers)]
@@ -238,7 +242,7 @@ def run(versions: tuple[str, ...] = ("R4", "STU3", "DSTU2"), workers: int | None
                 results = list(pool.map(_run_shard, tasks))
     templates = results[0][4]
     assert all(r[4] == templates for r in results), "workers saw different prefetch templates"
-    for version, shard_outcomes, shard_cases, n, _ in results:
+    for version, shard_outcomes, shard_cases, n, _, _ in results:
         outcomes.extend(shard_outcomes)
         cases[version].update(shard_cases)
         patients[version] += n
@@ -248,14 +252,8 @@ def run(versions: tuple[str, ...] = ("R4", "STU3", "DSTU2"), workers: int | None
         dict(patients),
         time.perf_counter() - started,
         templates,
-        _cpu_seconds() - cpu_started,
+        sum(r[5] for r in results),  # CPU time: wall time depends on the machine's load
     )
-
-
-def _cpu_seconds() -> float:
-    """CPU time of this process and its finished workers (wall time depends on the machine's load)."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
 
 
 def _run_patient(
