@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-if __name__ == "__main__":
+if __name__ in {"__main__", "__mp_main__"}:  # run as a script, or its forkserver workers' copy
     sys.path.insert(0, str(HERE.parent))
     from regression import harness
 else:
