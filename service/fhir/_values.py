@@ -66,22 +66,15 @@ def number(value: Any) -> float | None:
     if value is None:
         return None
     kind = type(value)
-    if kind is int or kind is float:  # parsed JSON: the usual case, tested first
-        try:
-            result = float(value)
-        except OverflowError:  # an int beyond a double
-            return None
-        return result if math.isfinite(result) else None
-    if isinstance(value, bool):
+    # Parsed JSON's ints and floats skip the other tests (the usual case); a bool is never a number.
+    if kind is not int and kind is not float and (
+        kind is bool
+        or not (isinstance(value, int | float | Decimal) or (kind is str and _DECIMAL.fullmatch(value)))
+    ):
         return None
     try:
-        if isinstance(value, int | float | Decimal):
-            result = float(value)
-        elif isinstance(value, str) and _DECIMAL.fullmatch(value):
-            result = float(value)
-        else:
-            return None
-    except (OverflowError, ValueError, ArithmeticError):
+        result = float(value)
+    except (OverflowError, ValueError, ArithmeticError):  # an int beyond a double, a Decimal NaN
         return None
     return result if math.isfinite(result) else None
 
@@ -175,13 +168,8 @@ def _read_concept(value: Any) -> Concept | None:
     """`concept_of` without the cache."""
     if not isinstance(value, dict):
         return Concept(text=value) if isinstance(value, str) and value and not value.isspace() else None
-    raw_codings = value.get("coding")
-    if raw_codings is None and ("code" in value or "system" in value):
-        raw_codings = [value]
-    elif not isinstance(raw_codings, list):
-        raw_codings = [raw_codings]
     codings = []
-    for node in raw_codings:
+    for node in coding_nodes(value):
         coding = coding_of(node)
         if coding is not None:
             codings.append(coding)
@@ -189,6 +177,16 @@ def _read_concept(value: Any) -> Concept | None:
     if not codings and label is None:
         return None
     return Concept(codings=tuple(codings), text=label)
+
+
+def coding_nodes(value: dict[str, Any]) -> list[Any]:
+    """The items a CodeableConcept's codings are read from: its `coding` (a single object counts as
+    one item), or the concept itself when a bare Coding was sent in its place (`code`/`system`, no
+    `coding`). Items may be of any shape: `coding_of` reads what is not an object as absent."""
+    nodes = value.get("coding")
+    if nodes is None:
+        return [value] if "code" in value or "system" in value else []
+    return nodes if isinstance(nodes, list) else [nodes]
 
 
 def concepts_of(value: Any) -> tuple[Concept, ...]:

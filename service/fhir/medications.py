@@ -111,10 +111,7 @@ def medication_entries(
     # (position, resource, its drug as `wanted` saw it): read again only from a validated model.
     candidates: list[tuple[int, dict[str, Any], Concept | None | _Unread]] = []
     for position, raw in enumerate(items):
-        if not isinstance(raw, dict):
-            continue
-        kind = raw.get("resourceType")
-        if not isinstance(kind, str) or kind not in MEDICATION_TYPES:
+        if not isinstance(raw, dict) or not _is_medication(raw.get("resourceType")):
             continue
         if wanted is None:
             candidates.append((position, raw, _UNREAD))

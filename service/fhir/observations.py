@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from ..records import Concept, ObservationEntry
-from ._values import as_list, code_text, concept_of, get, instant_of, number, resource_ref, text
+from ._values import as_list, code_text, coding_nodes, concept_of, get, instant_of, number, resource_ref, text
 
 _WITHDRAWN = frozenset({"entered-in-error", "cancelled"})
 _COMPARATORS = frozenset({"<", "<=", ">=", ">"})
@@ -125,12 +125,7 @@ def _interpretation(value: Any) -> tuple[str, ...]:
         return ()
     codes: list[str] = []
     for concept in as_list(value):
-        nodes = concept.get("coding")
-        if nodes is None:
-            nodes = (concept,) if "code" in concept or "system" in concept else ()
-        elif not isinstance(nodes, list):
-            nodes = (nodes,)
-        for node in nodes:
+        for node in coding_nodes(concept):
             code = code_text(node.get("code")) if isinstance(node, dict) else None
             if code is not None:
                 codes.append(code.strip().upper())

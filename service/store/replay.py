@@ -229,7 +229,7 @@ class ReplayStore(StoreBase):
             return self._claim_statement
 
     def _execute_claim(self, engine: Engine, sql: str, params: Any) -> bool:
-        nowait = self._nowait_connections(engine)
+        nowait = self._nowait_connections()
         if nowait is not None:
             connection = nowait.take()
             try:
@@ -241,10 +241,12 @@ class ReplayStore(StoreBase):
             return rows == 1
         return self._execute_pooled_claim(engine, sql, params)
 
-    def _nowait_connections(self, engine: Engine) -> _NoWaitConnections | None:
-        """The claims file's connections; None for PostgreSQL and in-memory SQLite."""
+    def _nowait_connections(self) -> _NoWaitConnections | None:
+        """The claims file's connections (`replay_engine`'s file); None for PostgreSQL and in-memory
+        SQLite."""
         found = self.__dict__.get("_claim_connections", _UNSET)
         if found is _UNSET:
+            engine = self.replay_engine  # before the lock: making it takes the same lock
             with self._claim_statement_lock:
                 found = self.__dict__.get("_claim_connections", _UNSET)
                 if found is _UNSET:

@@ -164,7 +164,7 @@ def test_sqlite_claims_reuse_a_few_connections_of_their_own(tmp_path: Path) -> N
     with Store(sqlite_url(tmp_path)) as store:
         for i in range(20):
             assert store.claim_jti(f"seq-{i}", FIXED_NOW + timedelta(minutes=5), now=FIXED_NOW)
-        claims = store._nowait_connections(store.replay_engine)
+        claims = store._nowait_connections()
         assert claims is not None and len(claims._idle) == 1  # one caller at a time: one connection
         [connection] = claims._idle
         assert connection.execute("PRAGMA busy_timeout").fetchone() == (0,)
@@ -175,7 +175,7 @@ def test_sqlite_claims_reuse_a_few_connections_of_their_own(tmp_path: Path) -> N
 def test_in_memory_sqlite_claims_on_its_one_shared_connection() -> None:
     with Store("sqlite://") as store:
         assert store.replay_engine is store.engine  # one shared connection is the whole database
-        assert store._nowait_connections(store.replay_engine) is None
+        assert store._nowait_connections() is None
         assert store.claim_jti("m", FIXED_NOW + timedelta(minutes=5), now=FIXED_NOW)
         assert not store.claim_jti("m", FIXED_NOW + timedelta(minutes=5), now=FIXED_NOW)
         assert store.seen_jti_count() == 1
@@ -235,7 +235,7 @@ def test_sqlite_claim_does_not_wait_for_a_write_on_the_database(tmp_path: Path) 
 def test_closing_the_store_closes_the_claims_file(tmp_path: Path) -> None:
     store = Store(sqlite_url(tmp_path))
     assert store.claim_jti("x", FIXED_NOW + timedelta(minutes=5), now=FIXED_NOW)
-    claims = store._nowait_connections(store.replay_engine)
+    claims = store._nowait_connections()
     assert claims is not None and claims._idle
     idle = list(claims._idle)
     store.close()
