@@ -102,9 +102,7 @@ class Drafts:
         """The drafts with reasonReferences resolved against the patient's record (its Conditions
         and Observations among `resources`); entries without one are kept as they are. The record
         is indexed only when some draft carries such a reference (most give none, or a code)."""
-        if not any(has_reason_reference(e) for e in self.new) and not any(
-            has_reason_reference(e) for e in self.others
-        ):
+        if not any(has_reason_reference(e) for e in (*self.new, *self.others)):
             return self
         references = _reference_index(resources)
         if not references:

@@ -346,7 +346,7 @@ class BackgroundWriter:
             for engine, tables in by_engine.items():
                 with engine.begin() as conn:
                     for table, rows in tables:
-                        # Multi-row statements (service/store/schema.py insert_values); issued cards
+                        # Multi-row statements (service/store/schema.py insert_ignore_rows); issued cards
                         # with their report summaries, in the same transaction.
                         self.store.insert_rows(conn, table, rows)
         except Exception as exc:  # noqa: BLE001 - any failure: keep the rows, retry later

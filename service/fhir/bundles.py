@@ -47,19 +47,14 @@ def resources_of(value: Any) -> list[dict[str, Any]] | None:
     return found
 
 
-def _plain_searchset(value: Any) -> list[dict[str, Any]] | None:
-    """The resources of the usual prefetch value (a Bundle whose entries each hold one resource
-    that is not a Bundle), read in one loop; None for anything else, which `_walk` reads (and
-    reports) in full. The same resources in the same order as `_walk`, at a fraction of its cost:
-    a 1,000-resource prefetch walked through the generators cost more than the rules. (`type() is`:
-    parsed JSON holds plain dicts and lists; anything else takes the general path.)"""
-    plain = _plain_scan(value)
-    return None if plain is None else plain[0]
-
-
 def _plain_scan(value: Any) -> tuple[list[dict[str, Any]], int] | None:
-    """`_plain_searchset`, with the number of OperationOutcomes among the resources (counted in the
-    same loop, so that the usual searchset, which has none, is not walked a second time)."""
+    """The resources of the usual prefetch value (a Bundle whose entries each hold one resource
+    that is not a Bundle), read in one loop, with the number of OperationOutcomes among them; None
+    for anything else, which `_walk` reads (and reports) in full. The same resources in the same
+    order as `_walk`, at a fraction of its cost: a 1,000-resource prefetch walked through the
+    generators cost more than the rules. The outcomes are counted in the same loop, so the usual
+    searchset, which has none, is not walked a second time. (`type() is`: parsed JSON holds plain
+    dicts and lists; anything else takes the general path.)"""
     if type(value) is not dict or value.get("resourceType", "Bundle") != "Bundle":
         return None
     entries = value.get("entry")

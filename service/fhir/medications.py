@@ -236,33 +236,18 @@ def _dosage(node: Any) -> Dosage | None:
         frequency = most  # as-needed doses count at their maximum
     elif frequency is None:
         frequency = most if most is not None else (1.0 if period is not None else None)
-    period_unit = code_text(repeat.get("periodUnit")) or code_text(repeat.get("periodUnits"))
-    route = concept_of(node.get("route"))
-    written = text(node.get("text"))
-    timing_code = _timing_code(node.get("timing")) if repeat is _NOTHING else None
-    if (
-        not as_needed
-        and dose_value is None
-        and dose_unit is None
-        and frequency is None
-        and period is None
-        and period_unit is None
-        and route is None
-        and written is None
-        and timing_code is None
-    ):
-        return None  # says nothing at all (the fields of an empty Dosage(), tested one by one)
-    return Dosage(
+    dosage = Dosage(
         dose_value=dose_value,
         dose_unit=dose_unit,
         frequency=frequency,
         period=period,
-        period_unit=period_unit,
+        period_unit=code_text(repeat.get("periodUnit")) or code_text(repeat.get("periodUnits")),
         as_needed=as_needed,
-        route=route,
-        text=written,
-        timing_code=timing_code,
+        route=concept_of(node.get("route")),
+        text=text(node.get("text")),
+        timing_code=_timing_code(node.get("timing")) if repeat is _NOTHING else None,
     )
+    return dosage if dosage != _EMPTY_DOSAGE else None  # None: it says nothing at all
 
 
 def _timing_code(timing: Any) -> str | None:
@@ -274,6 +259,7 @@ def _timing_code(timing: Any) -> str | None:
     return code.strip().upper() if code else None
 
 
+_EMPTY_DOSAGE = Dosage()
 _NOTHING: dict[str, Any] = {}
 
 

@@ -23,7 +23,6 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, bindparam, func, select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.schema import CreateIndex, CreateTable
 
 from . import schema
 from .connection import StoreBase, connect_sqlite_nowait, dispose_pool_after_fork, make_engine, sqlite_file
@@ -313,10 +312,8 @@ def _replay_sqlite_engine(database: str, main: Engine) -> Engine:
             made_here = not conn.exec_driver_sql(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (seen_jti.name,)
             ).first()
-            conn.execute(CreateTable(seen_jti, if_not_exists=True))
-            for index in seen_jti.indexes:
-                conn.execute(CreateIndex(index, if_not_exists=True))
             if made_here:
+                seen_jti.create(conn)  # with its index
                 live = _live_claims(main)
                 if live:
                     conn.execute(seen_jti.insert(), live)

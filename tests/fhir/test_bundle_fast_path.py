@@ -7,7 +7,14 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spasticity_cds.fhir.bundles import _plain_scan, _plain_searchset, _walk, resources_of
+from spasticity_cds.fhir.bundles import _plain_scan, _walk, resources_of
+
+
+def _plain_searchset(value: Any) -> list[dict[str, Any]] | None:
+    """The resources `_plain_scan` reads; None when it leaves the value to `_walk`."""
+    plain = _plain_scan(value)
+    return None if plain is None else plain[0]
+
 
 KINDS = st.sampled_from(
     ["Condition", "OperationOutcome", "Observation", "MedicationRequest", "Bundle", "", " ", None, 3]

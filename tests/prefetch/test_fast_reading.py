@@ -1,7 +1,7 @@
 """The fast readings of a prefetch give exactly what the general ones give.
 
 `resources_of` (and so `interpret_given`) reads the usual Bundle shape in one pass
-(`fhir.bundles._plain_searchset`) and leaves every other shape to the full walk; `_foreign` skips
+(`fhir.bundles._plain_scan`) and leaves every other shape to the full walk; `_foreign` skips
 parsing a reference written exactly "Patient/<patientId>". Both are held here to the general
 reading over generated values, odd shapes included (entries without a resource, nested Bundles,
 OperationOutcomes, non-FHIR values).
@@ -16,13 +16,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spasticity_cds.fhir import resources_of
-from spasticity_cds.fhir.bundles import _plain_searchset, _walk
+from spasticity_cds.fhir.bundles import _plain_scan, _walk
 from spasticity_cds.prefetch import (
     _foreign,
     _own_reference,
     _own_resources,
     interpret_given,
 )
+
+
+def _plain_searchset(value: Any) -> list[dict[str, Any]] | None:
+    """The resources `_plain_scan` reads; None when it leaves the value to `_walk`."""
+    plain = _plain_scan(value)
+    return None if plain is None else plain[0]
+
 
 _KINDS = st.sampled_from(
     [
