@@ -130,13 +130,20 @@ class WrkResult:
     p99_ms: float
     errors: int
     non2xx: int
+    # CPU the server's processes (master and workers, every thread) used per request during the
+    # run, in ms; None when not measured. Unlike req/s it hardly depends on how much of the shared
+    # cores wrk took, so it judges a change to the service with less noise.
+    cpu_ms: float | None = None
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
-def run_wrk(wrk: str, url: str, script: Path, connections: int, seconds: float) -> WrkResult:
+def run_wrk(
+    wrk: str, url: str, script: Path, connections: int, seconds: float, server: Server | None = None
+) -> WrkResult:
+    """One wrk run; with `server`, also the server's CPU per request over the run."""
     threads = wrk_threads(connections)
     argv = [
         wrk,
@@ -149,11 +156,16 @@ def run_wrk(wrk: str, url: str, script: Path, connections: int, seconds: float) 
         str(script),
         url,
     ]
+    cpu_before = server.cpu_seconds() if server is not None else None
     out = subprocess.run(argv, capture_output=True, text=True, check=False)
+    cpu_after = server.cpu_seconds() if server is not None else None
     line = next((x for x in out.stdout.splitlines() if x.startswith("WRKJSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk failed ({out.returncode}): {out.stdout[-2000:]}{out.stderr[-2000:]}")
     data = json.loads(line[len("WRKJSON ") :])
+    cpu_ms = None
+    if cpu_before is not None and cpu_after is not None and data["requests"]:
+        cpu_ms = (cpu_after - cpu_before) * 1000 / data["requests"]
     return WrkResult(
         data["requests"],
         data["duration_us"] / 1e6,
@@ -161,6 +173,7 @@ def run_wrk(wrk: str, url: str, script: Path, connections: int, seconds: float) 
         data["p99_us"] / 1000,
         data["errors"],
         data["non2xx"],
+        cpu_ms,
     )
 
 
@@ -252,6 +265,31 @@ class Server:
             return [int(p) for p in path.read_text().split()]
         except OSError:
             return []
+
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU of the server's master and workers so far (Linux /proc); None
+        elsewhere. A worker that exits takes its CPU with it: compare runs without restarts."""
+        total = 0.0
+        for pid in [self.process.pid, *self.worker_pids()]:
+            seconds = process_cpu_seconds(pid)
+            if seconds is None:
+                return None
+            total += seconds
+        return total
+
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """utime + stime of one process (all its threads) from /proc/<pid>/stat; None if unreadable."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces: fields are counted after it.
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
 def granian_workers(env: dict[str, str]) -> int:
@@ -375,11 +413,13 @@ def check_service(base: str, kinds: list[str]) -> dict[str, int]:
 
 # ------------------------------------------------------------------------------------------ load runs
 def _summary(results: list[WrkResult]) -> dict[str, Any]:
+    cpu = [r.cpu_ms for r in results if r.cpu_ms is not None]
     return {
         "rps": statistics.median(r.rps for r in results),
         "p50_ms": statistics.median(r.p50_ms for r in results),
         "p99_ms": statistics.median(r.p99_ms for r in results),
         "requests": sum(r.requests for r in results),
+        "cpu_ms": statistics.median(cpu) if len(cpu) == len(results) and cpu else None,
     }
 
 
@@ -415,7 +455,8 @@ def jwt_run(
     endpoint = f"/cds-services/{KINDS[kind][1]}"
     n = int(max(expected_rps, 200) * seconds * 2 + 500)
     tokens = client.tokens(workdir / f"tokens-{client.alg}.txt", n, endpoint)
-    return run_wrk(wrk, server.base + endpoint, jwt_script(workdir, kind, tokens, conns), conns, seconds)
+    script = jwt_script(workdir, kind, tokens, conns)
+    return run_wrk(wrk, server.base + endpoint, script, conns, seconds, server)
 
 
 def jwt_round(
@@ -504,7 +545,9 @@ def load_runs(args: argparse.Namespace, wrk: str, workdir: Path) -> dict[str, An
                 jwt_round(wrk, secured, service, with_jwt, kind, conns, 1, last_rps, workdir)
                 for _ in range(args.runs):
                     for target in apps:
-                        result = run_wrk(wrk, target.base + endpoint, scripts[kind], conns, args.duration)
+                        result = run_wrk(
+                            wrk, target.base + endpoint, scripts[kind], conns, args.duration, target
+                        )
                         if result.errors or result.non2xx:
                             raise RuntimeError(f"{target.name} kind {kind} c={conns}: {result}")
                         samples[target.name].append(result)
@@ -518,32 +561,33 @@ def load_runs(args: argparse.Namespace, wrk: str, workdir: Path) -> dict[str, An
                     row[name] = _summary(results)
                 row["ratio"] = row["service"]["rps"] / row["floor"]["rps"] if row["floor"]["rps"] else 0.0
                 rows.append(row)
-                print(format_row(row), flush=True)
-                if other:
-                    j = row["granian"]
-                    print(
-                        f"{'':<5}{'':>6}{'':>6} | {j['rps']:>13.1f}{j['p50_ms']:>9.2f}{j['p99_ms']:>9.2f} | "
-                        f"granian: {j['rps'] / row['service']['rps']:.2f} x gunicorn, "
-                        f"{j['rps'] / row['floor']['rps']:.2f} x floor",
-                        flush=True,
-                    )
-                if with_jwt:
-                    j = row[SAME_CLIENT]
-                    print(
-                        f"{'':<5}{'':>6}{'':>6} | {j['rps']:>13.1f}{j['p50_ms']:>9.2f}{j['p99_ms']:>9.2f} | "
-                        f"JWT off, token client: {j['rps'] / row['service']['rps']:.2f} x static client",
-                        flush=True,
-                    )
-                for client in with_jwt:
-                    j = row[f"jwt-{client.alg}"]
-                    print(
-                        f"{'':<5}{'':>6}{'':>6} | {j['rps']:>13.1f}{j['p50_ms']:>9.2f}{j['p99_ms']:>9.2f} | "
-                        f"JWT on ({client.alg}): {j['rps'] / row[SAME_CLIENT]['rps']:.2f} x JWT off "
-                        f"(same client; {j['rps'] / row['service']['rps']:.2f} x static client)",
-                        flush=True,
-                    )
+                print_row(row, with_jwt)
         workers = len(service.worker_pids())
     return {"rows": rows, "workers": workers, "duration": args.duration, "runs": args.runs}
+
+
+def print_row(row: dict[str, Any], with_jwt: list[JwtClient]) -> None:
+    """One (kind, connections) row, then a line for each other app that ran in its rounds."""
+    print(format_row(row), flush=True)
+    if row["service"]["cpu_ms"] and row["floor"]["cpu_ms"]:
+        print(f"{'':<17} | {cpu_line(row)}", flush=True)
+    service, floor = row["service"]["rps"], row["floor"]["rps"]
+    others: list[tuple[str, str]] = []
+    if "granian" in row:
+        rps = row["granian"]["rps"]
+        others.append(("granian", f"granian: {rps / service:.2f} x gunicorn, {rps / floor:.2f} x floor"))
+    if with_jwt:
+        rps = row[SAME_CLIENT]["rps"]
+        others.append((SAME_CLIENT, f"JWT off, token client: {rps / service:.2f} x static client"))
+    for client in with_jwt:
+        name, rps, off = f"jwt-{client.alg}", row[f"jwt-{client.alg}"]["rps"], row[SAME_CLIENT]["rps"]
+        text = f"JWT on ({client.alg}): {rps / off:.2f} x JWT off "
+        text += f"(same client; {rps / service:.2f} x static client)"
+        others.append((name, text))
+    for name, text in others:
+        j = row[name]
+        numbers = f"{j['rps']:>13.1f}{j['p50_ms']:>9.2f}{j['p99_ms']:>9.2f}"
+        print(f"{'':<17} | {numbers} | {text}{_cpu_note(j)}", flush=True)
 
 
 HEADER = (
@@ -561,17 +605,30 @@ def format_row(row: dict[str, Any]) -> str:
     )
 
 
+def cpu_line(row: dict[str, Any]) -> str:
+    """The server CPU per request of service and floor in one row, and their ratio (floor /
+    service: the req/s ratio the service would have if the server alone used the cores)."""
+    s, f = row["service"]["cpu_ms"], row["floor"]["cpu_ms"]
+    return f"server CPU per request: service {s:.3f} ms, floor {f:.3f} ms (floor / service {f / s:.2f})"
+
+
+def _cpu_note(app: dict[str, Any]) -> str:
+    return f"; server CPU {app['cpu_ms']:.3f} ms/req" if app.get("cpu_ms") else ""
+
+
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| kind | conns | cards | service req/s | p50 ms | p99 ms | floor req/s | p50 ms | p99 ms | ratio |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| kind | conns | cards | service req/s | p50 ms | p99 ms | floor req/s | p50 ms | p99 ms | ratio "
+        "| CPU ms/req service / floor |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         s, f = r["service"], r["floor"]
+        cpu = f"{s['cpu_ms']:.3f} / {f['cpu_ms']:.3f}" if s.get("cpu_ms") and f.get("cpu_ms") else "-"
         lines.append(
             f"| {r['kind']} | {r['connections']} | {r['cards']} | {s['rps']:.1f} | {s['p50_ms']:.2f} | "
             f"{s['p99_ms']:.2f} | {f['rps']:.1f} | {f['p50_ms']:.2f} | {f['p99_ms']:.2f} | "
-            f"{r['ratio']:.2f} |"
+            f"{r['ratio']:.2f} | {cpu} |"
         )
         for name in (k for k in r if k.startswith("jwt-")):
             j = r[name]
@@ -579,7 +636,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
             lines.append(
                 f"| {r['kind']}, {label} | {r['connections']} | {r['cards']} | {j['rps']:.1f} | "
                 f"{j['p50_ms']:.2f} | {j['p99_ms']:.2f} | {f['rps']:.1f} | {f['p50_ms']:.2f} | "
-                f"{f['p99_ms']:.2f} | {j['rps'] / f['rps'] if f['rps'] else 0:.2f} |"
+                f"{f['p99_ms']:.2f} | {j['rps'] / f['rps'] if f['rps'] else 0:.2f} | - |"
             )
     return "\n".join(lines)
 

@@ -129,3 +129,49 @@ def test_run_py_quick_prints_the_table() -> None:
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     row = next(line for line in out.stdout.splitlines() if line.startswith("a "))
     assert float(row.split("|")[-1]) > 0  # a ratio service / floor
+    # and each server's CPU per request, read from /proc around the wrk run
+    cpu = next(line for line in out.stdout.splitlines() if "server CPU per request" in line)
+    service_ms = float(cpu.split("service ")[1].split(" ms")[0])
+    floor_ms = float(cpu.split("floor ")[1].split(" ms")[0])
+    assert 0 < floor_ms < 1000 and 0 < service_ms < 1000, cpu
+
+
+def test_server_cpu_is_read_from_proc_for_every_thread() -> None:
+    """The CPU measure counts what the process's threads used (a gthread worker's CPU is in its
+    request threads) and says None for a process that is gone, rather than a wrong number."""
+    import os
+    import threading
+    import time
+
+    import run
+
+    if not os.path.exists(f"/proc/{os.getpid()}/stat"):
+        pytest.skip("needs Linux /proc")
+    before = run.process_cpu_seconds(os.getpid())
+    assert before is not None
+
+    def spin() -> None:
+        end = time.thread_time() + 0.3
+        while time.thread_time() < end:
+            pass
+
+    worker = threading.Thread(target=spin)
+    worker.start()
+    worker.join()
+    after = run.process_cpu_seconds(os.getpid())
+    assert after is not None and after - before >= 0.25  # clock ticks: 10 ms resolution
+    assert run.process_cpu_seconds(2**22 + 12345) is None  # above pid_max's default: no such process
+
+
+def test_summary_and_table_carry_cpu_per_request_only_when_every_run_has_it() -> None:
+    import run
+
+    def result(cpu: float | None) -> run.WrkResult:
+        return run.WrkResult(1000, 1.0, 5.0, 20.0, 0, 0, cpu)
+
+    assert run._summary([result(2.0), result(3.0), result(2.5)])["cpu_ms"] == 2.5
+    assert run._summary([result(2.0), result(None)])["cpu_ms"] is None  # half measured: no median
+    service, floor = run._summary([result(2.0)]), run._summary([result(0.8)])
+    row = {"kind": "b", "connections": 8, "cards": 3, "service": service, "floor": floor, "ratio": 0.4}
+    assert run.cpu_line(row).endswith("(floor / service 0.40)")
+    assert run.markdown_table([row]).splitlines()[-1].endswith("| 2.000 / 0.800 |")
