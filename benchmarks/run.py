@@ -616,6 +616,12 @@ def _cpu_note(app: dict[str, Any]) -> str:
     return f"; server CPU {app['cpu_ms']:.3f} ms/req" if app.get("cpu_ms") else ""
 
 
+def _cpu_cell(app: dict[str, Any], floor: dict[str, Any]) -> str:
+    return (
+        f"{app['cpu_ms']:.3f} / {floor['cpu_ms']:.3f}" if app.get("cpu_ms") and floor.get("cpu_ms") else "-"
+    )
+
+
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| kind | conns | cards | service req/s | p50 ms | p99 ms | floor req/s | p50 ms | p99 ms | ratio "
@@ -624,7 +630,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     ]
     for r in rows:
         s, f = r["service"], r["floor"]
-        cpu = f"{s['cpu_ms']:.3f} / {f['cpu_ms']:.3f}" if s.get("cpu_ms") and f.get("cpu_ms") else "-"
+        cpu = _cpu_cell(s, f)
         lines.append(
             f"| {r['kind']} | {r['connections']} | {r['cards']} | {s['rps']:.1f} | {s['p50_ms']:.2f} | "
             f"{s['p99_ms']:.2f} | {f['rps']:.1f} | {f['p50_ms']:.2f} | {f['p99_ms']:.2f} | "
@@ -636,7 +642,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
             lines.append(
                 f"| {r['kind']}, {label} | {r['connections']} | {r['cards']} | {j['rps']:.1f} | "
                 f"{j['p50_ms']:.2f} | {j['p99_ms']:.2f} | {f['rps']:.1f} | {f['p50_ms']:.2f} | "
-                f"{f['p99_ms']:.2f} | {j['rps'] / f['rps'] if f['rps'] else 0:.2f} | - |"
+                f"{f['p99_ms']:.2f} | {j['rps'] / f['rps'] if f['rps'] else 0:.2f} | {_cpu_cell(j, f)} |"
             )
     return "\n".join(lines)
 
