@@ -312,7 +312,12 @@ class ServerConfig(_Settings):
         shown_default="2 x CPUs + 1, at most 8",
         doc="gunicorn worker processes; CPUs honour cgroup limits (`serve --workers` sets it)",
     )
-    threads: int = setting(4, minimum=1, doc="threads per worker (FHIR fetches wait on the network)")
+    threads: int = setting(
+        4,
+        minimum=1,
+        doc="threads per worker: FHIR fallback fetches wait on the network in them; where the EHR "
+        "always sends complete prefetch, 2 shortens the latency tail (benchmarks/RESULTS.md)",
+    )
     worker_timeout: int = setting(30, minimum=1, doc="seconds before a stuck worker is killed and replaced")
     graceful_timeout: int = setting(25, minimum=1, doc="seconds in-flight requests get after SIGTERM")
     keepalive: int = setting(
