@@ -53,8 +53,9 @@ run: $(VENV)/.stamp-run ## serve on $(HOST):$(PORT) with embedded defaults (SQLi
 test: $(VENV)/.stamp-test ## run the whole test suite (CI=true: a missing nginx/PostgreSQL fails)
 	$(BIN)/python -m pytest -q
 
-lint: $(VENV)/.stamp-lint ## ruff and mypy
+lint: $(VENV)/.stamp-lint ## ruff (rules and formatting) and mypy
 	$(BIN)/ruff check service tests tools benchmarks
+	$(BIN)/ruff format --check service tests tools benchmarks
 	$(BIN)/mypy
 
 bench: $(VENV)/.stamp-bench ## load benchmarks against the bare Flask floor (see benchmarks/README.md)

@@ -193,6 +193,8 @@ def observe_held(rule_ids: Iterable[str]) -> None:
     """Findings of experimental rules that were held back instead of shown (one per rule id)."""
     for rule in rule_ids:
         CARDS_HELD.labels(_label(rule)).inc()
+
+
 def observe_held_back(counts: Mapping[str, int]) -> None:
     """Cards held back in one response, by rule id (service/repeats.py)."""
     for rule, count in counts.items():

@@ -97,7 +97,7 @@ def render_html(response: Mapping[str, Any], *, title: str = "CDS cards") -> str
     if not cards and not held:
         body.append('<p class="held">No cards.</p>')
     return (
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{_e(title)}</title><style>{_STYLE}</style></head>\n"
         f"<body><main>\n{chr(10).join(body)}\n</main></body></html>\n"
     )

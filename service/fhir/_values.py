@@ -67,9 +67,13 @@ def number(value: Any) -> float | None:
         return None
     kind = type(value)
     # Parsed JSON's ints and floats skip the other tests (the usual case); a bool is never a number.
-    if kind is not int and kind is not float and (
-        kind is bool
-        or not (isinstance(value, int | float | Decimal) or (kind is str and _DECIMAL.fullmatch(value)))
+    if (
+        kind is not int
+        and kind is not float
+        and (
+            kind is bool
+            or not (isinstance(value, int | float | Decimal) or (kind is str and _DECIMAL.fullmatch(value)))
+        )
     ):
         return None
     try:

@@ -85,7 +85,7 @@ def normalise_version(hint: Any) -> str | None:
 
 
 def fhir_version_of(resource: Any, hint: str | None = None) -> str:
-    """"R4" | "STU3" | "DSTU2": strong evidence, else `hint`, else weak evidence, else R4."""
+    """ "R4" | "STU3" | "DSTU2": strong evidence, else `hint`, else weak evidence, else R4."""
     return settle(resource, strong_version(resource), normalise_version(hint))
 
 

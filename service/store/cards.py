@@ -47,7 +47,6 @@ class CardsStore(StoreBase):
             return int(conn.execute(select(func.count()).select_from(issued_cards)).scalar_one())
 
 
-
 def issued_card_rows(
     service_id: str, cards: Sequence[Mapping[str, Any]], issued_at: datetime, **extra: Any
 ) -> list[dict[str, Any]]:

@@ -58,7 +58,6 @@ class FeedbackStore(StoreBase):
         return items
 
 
-
 def feedback_row(service_id: str, item: Mapping[str, Any], received_at: datetime) -> dict[str, Any]:
     accepted = item.get("acceptedSuggestions") or []
     suggestion_ids = [s["id"] for s in accepted if isinstance(s, Mapping) and isinstance(s.get("id"), str)]

@@ -325,5 +325,3 @@ def _sqlite_insert_sql(
 def dialect_insert(dialect: str, table: Table) -> Any:
     """The dialect's INSERT, which has ON CONFLICT (the generic one does not)."""
     return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-
-

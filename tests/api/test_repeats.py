@@ -136,9 +136,9 @@ def test_overridden_card_is_held_back_on_sign_and_counted(
     assert second["cards"] == []
     assert second["extension"] == {"spasticity-cds": {"heldBack": {"count": 1, "rules": {BENZO: 1}}}}
     access = [r.__dict__ for r in caplog.records if r.name.endswith("access")]
-    assert any(
-        (entry.get("fields") or entry).get("rules_held_back") == {BENZO: 1} for entry in access
-    ), "the JSON access log line keeps the rule id and count"
+    assert any((entry.get("fields") or entry).get("rules_held_back") == {BENZO: 1} for entry in access), (
+        "the JSON access log line keeps the rule id and count"
+    )
     metrics = client.get("/metrics").get_data(as_text=True)
     assert f'cds_cards_held_back_total{{rule="{BENZO}"}}' in metrics
 

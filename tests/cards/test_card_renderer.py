@@ -15,7 +15,8 @@ from spasticity_cds.pipeline import find
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 CASE = (
-    GOLDEN / "benzodiazepine-spasticity"
+    GOLDEN
+    / "benzodiazepine-spasticity"
     / "fires-r4-sign-diazepam-ingredient-als-icd10-baclofen-tizanidine-active-remove-only.request.json"
 )
 

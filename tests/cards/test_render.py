@@ -59,7 +59,7 @@ def test_cli_render_refuses_what_is_not_a_response(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bad = tmp_path / "x.json"
-    bad.write_text("{\"hook\": \"order-sign\"}")
+    bad.write_text('{"hook": "order-sign"}')
     assert main(["render", str(bad)]) == 2
     assert "not a CDS Hooks response" in capsys.readouterr().err
     bad.write_text("not json")

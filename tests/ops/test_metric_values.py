@@ -65,9 +65,7 @@ def test_cards_issued_are_counted_per_rule_and_indicator(app: Flask) -> None:
     assert expected, "the request must issue cards"
     for (rule, indicator), count in expected.items():
         assert delta(before, after, "cds_cards_issued_total", rule=rule, indicator=indicator) == count
-    total = sum(
-        after[k] - before.get(k, 0.0) for k in after if k[0] == "cds_cards_issued_total"
-    )
+    total = sum(after[k] - before.get(k, 0.0) for k in after if k[0] == "cds_cards_issued_total")
     assert total == len(cards)
     assert delta(before, after, "cds_http_requests_total", endpoint="/cds-services/<service_id>",
                  service="spasticity-order-sign", status="200") == 2  # fmt: skip
