@@ -569,8 +569,9 @@ def load_runs(args: argparse.Namespace, wrk: str, workdir: Path) -> dict[str, An
 def print_row(row: dict[str, Any], with_jwt: list[JwtClient]) -> None:
     """One (kind, connections) row, then a line for each other app that ran in its rounds."""
     print(format_row(row), flush=True)
-    if row["service"]["cpu_ms"] and row["floor"]["cpu_ms"]:
-        print(f"{'':<17} | {cpu_line(row)}", flush=True)
+    cpu = cpu_line(row)
+    if cpu is not None:
+        print(f"{'':<17} | {cpu}", flush=True)
     service, floor = row["service"]["rps"], row["floor"]["rps"]
     others: list[tuple[str, str]] = []
     if "granian" in row:
@@ -605,10 +606,13 @@ def format_row(row: dict[str, Any]) -> str:
     )
 
 
-def cpu_line(row: dict[str, Any]) -> str:
+def cpu_line(row: dict[str, Any]) -> str | None:
     """The server CPU per request of service and floor in one row, and their ratio (floor /
-    service: the req/s ratio the service would have if the server alone used the cores)."""
-    s, f = row["service"]["cpu_ms"], row["floor"]["cpu_ms"]
+    service: the req/s ratio the service would have if the server alone used the cores); None
+    when either was not measured."""
+    s, f = row["service"].get("cpu_ms"), row["floor"].get("cpu_ms")
+    if not s or not f:
+        return None
     return f"server CPU per request: service {s:.3f} ms, floor {f:.3f} ms (floor / service {f / s:.2f})"
 
 
@@ -630,11 +634,10 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     ]
     for r in rows:
         s, f = r["service"], r["floor"]
-        cpu = _cpu_cell(s, f)
         lines.append(
             f"| {r['kind']} | {r['connections']} | {r['cards']} | {s['rps']:.1f} | {s['p50_ms']:.2f} | "
             f"{s['p99_ms']:.2f} | {f['rps']:.1f} | {f['p50_ms']:.2f} | {f['p99_ms']:.2f} | "
-            f"{r['ratio']:.2f} | {cpu} |"
+            f"{r['ratio']:.2f} | {_cpu_cell(s, f)} |"
         )
         for name in (k for k in r if k.startswith("jwt-")):
             j = r[name]

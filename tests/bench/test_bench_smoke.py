@@ -173,5 +173,6 @@ def test_summary_and_table_carry_cpu_per_request_only_when_every_run_has_it() ->
     assert run._summary([result(2.0), result(None)])["cpu_ms"] is None  # half measured: no median
     service, floor = run._summary([result(2.0)]), run._summary([result(0.8)])
     row = {"kind": "b", "connections": 8, "cards": 3, "service": service, "floor": floor, "ratio": 0.4}
-    assert run.cpu_line(row).endswith("(floor / service 0.40)")
+    assert (run.cpu_line(row) or "").endswith("(floor / service 0.40)")
+    assert run.cpu_line({**row, "floor": run._summary([result(None)])}) is None
     assert run.markdown_table([row]).splitlines()[-1].endswith("| 2.000 / 0.800 |")
