@@ -16,8 +16,9 @@ from flask import Flask
 
 from .config import Config
 from .ids import new_uuid
+from .version import __version__
 
-__version__ = "0.2.0"
+__all__ = ["__version__", "create_app"]
 
 
 def create_app(

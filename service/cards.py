@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from . import suggestions as build
-from .engine import Evidence, Finding, Scope
+from .engine import Evidence, Finding, Scope, matches
 from .facts import Drug
 from .knowledge import Knowledge
 from .records import Concept
@@ -321,8 +321,6 @@ class CardRenderer:
         return card
 
     def _present(self, finding: Finding, selector: Mapping[str, Any]) -> bool:
-        from .engine import matches
-
         scope: Scope = finding.scopes[0]
         pool = scope.facts.starting() + scope.facts.existing()
         order_refs = {d.entry.ref for d in finding.orders}

@@ -18,6 +18,9 @@ from typing import Any
 
 DISTRIBUTION = "spasticity-cds"
 UNKNOWN = "unknown"
+# The source tree's version, kept equal to pyproject.toml's (tests/test_contract_versioning.py).
+# It lives here, below the package root that re-exports it, so nothing imports upwards for it.
+__version__ = "0.2.0"
 
 _COMMIT = re.compile(r"^[0-9a-f]{7,64}$")
 # The checkout root when running from source: service/version.py -> service/ -> repository root.
@@ -30,8 +33,6 @@ def package_version() -> str:
     try:
         return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
-        from . import __version__
-
         return __version__
 
 

@@ -20,7 +20,7 @@ def test_changelog_has_a_section_for_the_current_version() -> None:
 def test_service_version_matches_pyproject() -> None:
     from spasticity_cds import __version__
 
-    assert __version__ == manifest.project_version(), "service.__version__ and pyproject.toml disagree"
+    assert __version__ == manifest.project_version(), "service/version.py and pyproject.toml disagree"
 
 
 def test_golden_responses_and_rules_change_only_with_the_version() -> None:
@@ -42,7 +42,7 @@ def test_golden_responses_and_rules_change_only_with_the_version() -> None:
         raise AssertionError(
             f"The contract changed but the version is still {current['version']}.\n"
             f"Changed: {what}\n"
-            f"1. bump the version in pyproject.toml and service/__init__.py (a rule's trigger or indicator "
+            f"1. bump the version in pyproject.toml and service/version.py (a rule's trigger or indicator "
             f"change is at least a minor version);\n"
             f"2. add a CHANGELOG.md section for the new version naming the rules: {rules};\n"
             f"3. refresh the manifest: {manifest.UPDATE_COMMAND}"

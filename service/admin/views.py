@@ -11,8 +11,8 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request
 
-from .. import __version__
 from ..runtime import current
+from ..version import __version__
 from . import analytics as numbers
 from . import chart, previews
 from . import rules as catalogue

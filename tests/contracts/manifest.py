@@ -105,7 +105,7 @@ def update(force: bool = False) -> int:
         diff = differences(recorded, current)
         if diff and current["version"] == recorded["version"]:
             print(f"refusing: the contract changed but the version is still {current['version']}; bump it")
-            print("in pyproject.toml (and service.__version__) and add a CHANGELOG section first.")
+            print("in pyproject.toml and service/version.py and add a CHANGELOG section first.")
             return 1
         if diff.get("rules") and not is_minor_bump(recorded["version"], current["version"]):
             print(
