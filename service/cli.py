@@ -66,7 +66,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     raw = _load_request(args.file)
     fetcher = FhirFetcher(config)
     try:
-        body = parse_json_body(raw, "application/json", config.max_json_depth)
+        body = parse_json_body(raw, "application/json", config.max_json_depth, lone_surrogates="replace")
         check("cds-request.schema.json", body)
         hook = body["hook"]
         services = [s for s in knowledge.services.values() if s["hook"] == hook]

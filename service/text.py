@@ -31,9 +31,14 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~&])")
 _MARKUP = re.compile(r"[\\`*_{}\[\]<>|~#]")
 
 
+def replace_lone_surrogates(text: str) -> str:
+    """`text` with each lone surrogate (not Unicode, so not encodable as UTF-8) as U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def one_line(text: str) -> str:
     """`text` with every control character and line break turned into a space, spaces collapsed."""
-    return _SPACES.sub(" ", _CONTROL.sub(" ", _SURROGATE.sub("\ufffd", text))).strip()
+    return _SPACES.sub(" ", _CONTROL.sub(" ", replace_lone_surrogates(text))).strip()
 
 
 def inline_markdown(text: str) -> str:

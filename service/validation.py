@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jsonschema_rs
 import orjson
@@ -20,6 +20,7 @@ from werkzeug.wrappers import Request
 
 from .errors import BadRequest, CdsError
 from .paths import data_path
+from .text import replace_lone_surrogates
 
 JSON_TYPES = ("application/json", "application/fhir+json")
 
@@ -189,24 +190,40 @@ def read_body(request: Request) -> bytes:
     return body
 
 
-def parse_json_body(raw: bytes, content_type: str | None, max_depth: int) -> Any:
+def parse_json_body(
+    raw: bytes,
+    content_type: str | None,
+    max_depth: int,
+    *,
+    lone_surrogates: Literal["keep", "replace"] = "keep",
+) -> Any:
     """The request body as a JSON object, or a 4xx naming what is wrong with it.
 
     orjson parses (strict JSON: NaN and Infinity are rejected, as are invalid UTF-8 and a number that
     overflows a double, such as 1e400; it refuses nesting beyond 1,024 levels itself), then
     `_depth` enforces the configured limit on the bytes.
+
+    An escaped lone surrogate ("\\ud800") is valid JSON text but not Unicode: no string holding one
+    can be encoded as UTF-8 (a URL, a hash, the database, the JSON response). `lone_surrogates`
+    says what the caller needs: "keep" them, for a caller that refuses such text itself naming the
+    field (feedback: it stores what it is sent), or "replace" each with U+FFFD in every string and
+    key, as card text shows them, for a caller that evaluates the request (a hook call): a stray
+    character in one display string must not cost the patient the whole answer, and an identifier
+    holding one matches nothing real (FHIR ids and references are plain ASCII).
     """
     mime = (content_type or "").split(";", 1)[0].strip().lower()
     if mime not in JSON_TYPES and not mime.endswith("+json"):
         raise CdsError("Content-Type must be application/json", status=415, field="Content-Type")
     if not raw:
         raise BadRequest("body: a JSON object is required", field="body")
+    surrogates = False
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         if b"\\u" in raw and not str(exc).startswith("depth limit"):
             # perhaps a lone surrogate ("\ud800"): valid JSON text that orjson refuses
             value = _parse_with_lone_surrogates(raw, max_depth)
+            surrogates = True
         elif str(exc).startswith("depth limit"):
             raise BadRequest(f"body: JSON nested deeper than {max_depth} levels", field="body") from None
         else:
@@ -218,6 +235,20 @@ def parse_json_body(raw: bytes, content_type: str | None, max_depth: int) -> Any
         raise BadRequest("body: a JSON object is required", field="body")
     if _depth(raw, max_depth) > max_depth:
         raise BadRequest(f"body: JSON nested deeper than {max_depth} levels", field="body")
+    if surrogates and lone_surrogates == "replace":
+        value = _with_lone_surrogates_replaced(value)
+    return value
+
+
+def _with_lone_surrogates_replaced(value: Any) -> Any:
+    """`value` (parsed JSON, depth already bounded) with U+FFFD for each lone surrogate in its
+    strings and keys."""
+    if isinstance(value, str):
+        return replace_lone_surrogates(value)
+    if isinstance(value, list):
+        return [_with_lone_surrogates_replaced(item) for item in value]
+    if isinstance(value, dict):
+        return {replace_lone_surrogates(k): _with_lone_surrogates_replaced(v) for k, v in value.items()}
     return value
 
 

@@ -58,7 +58,9 @@ def call_service(service_id: str) -> Response:
 
 
 def _answer(service_id: str, service: Mapping[str, Any], rt: Runtime) -> dict[str, Any]:
-    body = parse_json_body(read_body(request), request.content_type, rt.config.max_json_depth)
+    body = parse_json_body(
+        read_body(request), request.content_type, rt.config.max_json_depth, lone_surrogates="replace"
+    )
     check_hook_request(body, service["hook"])
     g.hook_instance = body.get("hookInstance")
     findings = find(body, service=service, runtime=rt)
