@@ -256,6 +256,17 @@ def _reject_constant(value: str) -> Any:
     raise ValueError(f"{value} is not valid JSON")
 
 
+def _orjson_int(text: str) -> int | float:
+    """An integer as orjson reads it: beyond 64 bits (-2**63 to 2**64 - 1) it becomes a float, so
+    both parses give the same value, and no integer the JSON response cannot hold (orjson writes
+    at most 64 bits) enters the service."""
+    if len(text) <= 20:
+        value = int(text)
+        if -(2**63) <= value < 2**64:
+            return value
+    return _finite_float(text)
+
+
 def _finite_float(text: str) -> float:
     """A JSON number that overflows a double (1e400) would become infinity and silently defeat
     every comparison with it (a max-dose check): refuse it like NaN."""
@@ -266,11 +277,13 @@ def _finite_float(text: str) -> float:
 
 
 def _parse_with_lone_surrogates(raw: bytes, max_depth: int) -> Any:
-    """The rare body with an escaped lone surrogate ("\ud800"): the standard library reads it (the
-    text handling downstream turns such characters into U+FFFD or names the field), with the same
-    refusals as orjson: NaN, Infinity, numbers beyond a double, nesting beyond the limit."""
+    """The rare body with an escaped lone surrogate ("\ud800"): the standard library reads it, with
+    the same refusals as orjson (NaN, Infinity, numbers beyond a double, nesting beyond the limit)
+    and the same values (an integer beyond 64 bits is a float)."""
     try:
-        return json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+        return json.loads(
+            raw, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_orjson_int
+        )
     except RecursionError:
         raise BadRequest(f"body: JSON nested deeper than {max_depth} levels", field="body") from None
     except (ValueError, UnicodeDecodeError) as exc:

@@ -155,3 +155,11 @@ def test_replace_still_refuses_what_the_parse_refuses() -> None:
         parse_json_body(deep, "application/json", 64, lone_surrogates="replace")
     with pytest.raises(BadRequest, match="out of range"):
         parse_json_body(b'{"a": "\\ud800", "b": 1e400}', "application/json", 64, lone_surrogates="replace")
+
+
+def test_an_integer_beyond_64_bits_beside_one_is_answered(client: Any) -> None:
+    body = _request("medication-prescribe")
+    draft = body["context"]["medications"]["entry"][0]["resource"]
+    draft["reasonCode"] = [{"text": 10**30}]  # a number where text belongs, as sloppy clients send
+    body["context"]["encounterId"] = f"enc{LONE}"
+    _valid(_post(client, "medication-prescribe", body))
