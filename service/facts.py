@@ -303,12 +303,15 @@ def age_on(birth_date: str, day: date) -> int | None:
     """Whole years from a FHIR birth date to `day`.
 
     A partial birth date ("1950", "1950-06") gives the youngest age it allows (born on the last day
-    of that year or month): an age threshold is then met only when it is certain.
+    of that year or month): an age threshold is then met only when it is certain. A date that is
+    not one (month 00 or 13, day 32, year 0) gives None: the age is unknown.
     """
     parts = birth_date.split("-")
     try:
         year = int(parts[0])
         month = int(parts[1]) if len(parts) > 1 else 12
+        if not 1 <= month <= 12:  # also keeps 0001-00 from stepping back before 0001-01-01
+            return None
         last_day = 31 if month == 12 else (date(year, month + 1, 1) - timedelta(days=1)).day
         dom = int(parts[2]) if len(parts) > 2 else last_day
         born = date(year, month, dom)

@@ -87,6 +87,19 @@ def test_patient_is_read_not_searched_and_the_age_rule_fires_on_it(client: Any, 
     assert reads[0].header("Authorization") == f"Bearer {TOKEN}"
 
 
+@pytest.mark.parametrize("birth", ["0001-00-01", "1950-13-01", "0000-01-01"])
+def test_a_birth_date_that_is_not_a_date_is_an_unknown_age_not_a_500(
+    client: Any, fhir: FhirStub, birth: str
+) -> None:
+    _serve(fhir, birth_date=birth, medications=[])
+    diazepam = ("197591", "Diazepam 5 MG Oral Tablet")
+    body = hook_request("order-sign", [order("R4", diazepam)], fhir_server=fhir.base_url, token=TOKEN)
+    topics = [
+        c["source"]["topic"]["code"] for c in _cards(client.post(url_for("order-sign"), json=body))["cards"]
+    ]
+    assert "older-adult-benzodiazepine" not in topics
+
+
 def test_cards_come_most_severe_first(client: Any, fhir: FhirStub) -> None:
     """Critical tizanidine + ciprofloxacin before the warning and info cards of the same order."""
     tizanidine = order("R4", ("313413", "tizanidine 4 MG Oral Tablet"), status="active", ident="rx-tiz")
@@ -103,7 +116,9 @@ def test_cards_come_most_severe_first(client: Any, fhir: FhirStub) -> None:
     [("1961-11-21", "2026-11-21", 65), ("1961-11-22", "2026-11-21", 64), ("1950", "2026-11-21", 75),
      ("1961", "2026-11-21", 64), ("1961-06", "2026-07-01", 65), ("1961-06", "2026-06-29", 64),
      ("2000-02-29", "2026-02-28", 25), ("2000-02-29", "2026-03-01", 26), ("2030-01-01", "2026-11-21", None),
-     ("19xx", "2026-11-21", None)],
+     ("19xx", "2026-11-21", None), ("0001-00-01", "2026-11-21", None), ("0001-00", "2026-11-21", None),
+     ("1950-00-10", "2026-11-21", None), ("1950-13", "2026-11-21", None), ("1950-02-30", "2026-11-21", None),
+     ("0000-01-01", "2026-11-21", None), ("0001-01-01", "2026-11-21", 2025)],
 )  # fmt: skip
 def test_age_on_the_order_date_takes_the_youngest_age_a_partial_birth_date_allows(
     birth: str, day: str, age: int | None
