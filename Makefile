@@ -15,7 +15,7 @@ PIP_INSTALL  = $(BIN)/python -m pip install --quiet --constraint $(CONSTRAINTS)
 DEPS        := $(VENV)/.stamp-pip pyproject.toml $(CONSTRAINTS)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint bench rules-doc admin-shots card-shots lock clean
+.PHONY: help install run test lint bench fuzz rules-doc admin-shots card-shots lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-10s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ lint: $(VENV)/.stamp-lint ## ruff (rules and formatting) and mypy
 
 bench: $(VENV)/.stamp-bench ## load benchmarks against the bare Flask floor (see benchmarks/README.md)
 	$(BIN)/python benchmarks/run.py
+
+fuzz: $(VENV)/.stamp-test ## a longer hunt for 5xx: 50,000 mutated real requests (CDS_FUZZ_SEED to vary)
+	CDS_FUZZ_CASES=$${CDS_FUZZ_CASES:-50000} $(BIN)/python -m pytest -q -s -p no:randomly tests/fuzz/test_mutated_requests.py
 
 rules-doc: $(VENV)/.stamp-run ## regenerate docs/RULES.md from cards/
 	$(BIN)/spasticity-cds rules --markdown > docs/RULES.md
