@@ -61,8 +61,9 @@ lint: $(VENV)/.stamp-lint ## ruff (rules and formatting) and mypy
 bench: $(VENV)/.stamp-bench ## load benchmarks against the bare Flask floor (see benchmarks/README.md)
 	$(BIN)/python benchmarks/run.py
 
-fuzz: $(VENV)/.stamp-test ## a longer hunt for 5xx: 50,000 mutated real requests (CDS_FUZZ_SEED to vary)
+fuzz: $(VENV)/.stamp-test ## a longer hunt for 5xx: 50,000 mutated real requests, 5,000 mutated fetched records (CDS_FUZZ_SEED to vary)
 	CDS_FUZZ_CASES=$${CDS_FUZZ_CASES:-50000} $(BIN)/python -m pytest -q -s -p no:randomly tests/fuzz/test_mutated_requests.py
+	CDS_FUZZ_CASES=$${CDS_FUZZ_CASES:-5000} $(BIN)/python -m pytest -q -s -p no:randomly tests/fuzz/test_fetched_records.py
 
 rules-doc: $(VENV)/.stamp-run ## regenerate docs/RULES.md from cards/
 	$(BIN)/spasticity-cds rules --markdown > docs/RULES.md

@@ -88,8 +88,9 @@ def _paths(node: Any, at: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
             yield from _paths(child, (*at, index))
 
 
-def _mutate(body: dict[str, Any], rng: random.Random) -> list[str]:
-    """Change one to three values of `body` in place; what was done, for the failure message."""
+def _mutate(body: dict[str, Any], rng: random.Random, numbers: list[Any] = NUMBERS) -> list[str]:
+    """Change one to three values of `body` in place; what was done, for the failure message.
+    `numbers` are the odd numbers to choose from (a FHIR server's answer may hold more of them)."""
     done = []
     for _ in range(rng.randint(1, 3)):
         places = [p for p in _paths(body) if p[0] != "hook"]
@@ -112,9 +113,9 @@ def _mutate(body: dict[str, Any], rng: random.Random) -> list[str]:
         elif DATE_KEY.search(key) or (isinstance(old, str) and re.match(r"^\d{4}-", old)):
             new = rng.choice(DATES)
         elif key in NUMBER_KEYS or isinstance(old, int | float):
-            new = rng.choice(NUMBERS)
+            new = rng.choice(numbers)
         else:
-            new = rng.choice(WORDS + NUMBERS[:6])
+            new = rng.choice(WORDS + numbers[:6])
         parent[last] = new
         done.append(f"{place} = {new!r:.60}")
     return done
